@@ -1,0 +1,125 @@
+"""The exceptions pyxsk raises.
+
+Two families, as the standard library does it:
+
+* ``ValueError`` subclasses for bad input, raised *before* the kernel is
+  asked anything (a ring size that is not a power of two, a frame longer than
+  its chunk, an unknown label in an eBPF program).
+* ``OSError`` subclasses for kernel refusals.  They are built from the errno,
+  so a refused call that failed with EPERM is also a ``PermissionError``, one
+  that failed with EAGAIN a ``BlockingIOError`` and so on; on top of that they
+  carry the call that failed and, where pyxsk knows it, the likely cause.
+"""
+
+import errno as _errno
+import os
+
+__all__ = [
+    "ConfigError", "AsmError", "NetlinkDecodeError", "LedgerError",
+    "UnsupportedPlatformError",
+    "SyscallError", "VerifierError", "NetlinkError", "syscall_error",
+]
+
+
+class ConfigError(ValueError):
+    """A setting pyxsk can reject without asking the kernel."""
+
+
+class AsmError(ValueError):
+    """An eBPF program that cannot be assembled as written."""
+
+
+class NetlinkDecodeError(ValueError):
+    """Bytes that are not a well-formed netlink message."""
+
+
+class LedgerError(RuntimeError):
+    """The UMEM ownership ledger found a chunk lost or in two places."""
+
+
+class UnsupportedPlatformError(RuntimeError):
+    """pyxsk cannot run safely on this machine (see ``pyxsk.ring``)."""
+
+
+class SyscallError(OSError):
+    """A system call the kernel refused.
+
+    ``errno`` and ``strerror`` are those of ``OSError``; ``call`` names what
+    pyxsk asked for (``"bind(AF_XDP veth0 queue 0)"``) and ``hint`` says what
+    usually causes this errno for this call, or is None.
+    """
+
+    def __init__(self, err, strerror=None, call="", hint=None):
+        super().__init__(err, strerror if strerror is not None else os.strerror(err))
+        self.call = call
+        self.hint = hint
+
+    def __str__(self):
+        text = "%s failed: [Errno %d %s] %s" % (
+            self.call or "system call", self.errno,
+            _errno.errorcode.get(self.errno, "?"), self.strerror)
+        if self.hint:
+            text += " (%s)" % self.hint
+        return text
+
+
+class VerifierError(SyscallError):
+    """BPF_PROG_LOAD refused a program; ``log`` holds the verifier's words."""
+
+    def __init__(self, err, strerror=None, call="", hint=None, log=""):
+        super().__init__(err, strerror, call, hint)
+        self.log = log
+
+    def __str__(self):
+        text = super().__str__()
+        if self.log:
+            text += "\nverifier log:\n" + self.log.rstrip()
+        return text
+
+
+class NetlinkError(SyscallError):
+    """The kernel answered a netlink request with an error.
+
+    ``message`` is the extended-ack text (NLMSGERR_ATTR_MSG) and ``offset`` the
+    byte offset of the offending attribute (NLMSGERR_ATTR_OFFS), when the
+    kernel sent them; otherwise None.
+    """
+
+    def __init__(self, err, strerror=None, call="", hint=None, message=None, offset=None):
+        super().__init__(err, strerror, call, hint)
+        self.message = message
+        self.offset = offset
+
+    def __str__(self):
+        text = super().__str__()
+        if self.message:
+            text += ": kernel says %r" % self.message
+        if self.offset is not None:
+            text += " (at byte %d)" % self.offset
+        return text
+
+
+_mixed_classes = {}
+
+
+def _with_builtin(base, err):
+    """``base`` mixed with the OSError subclass Python picks for ``err``."""
+    builtin = type(OSError(err, ""))
+    if builtin is OSError:
+        return base
+    key = (base, builtin)
+    cls = _mixed_classes.get(key)
+    if cls is None:
+        name = "%s(%s)" % (base.__name__, builtin.__name__)
+        cls = type(name, (base, builtin), {"__module__": __name__, "__qualname__": name})
+        _mixed_classes[key] = cls
+    return cls
+
+
+def syscall_error(err, call, hint=None, cls=SyscallError, **extra):
+    """Build the exception for a failed call: ``cls`` plus the builtin subclass.
+
+    ``syscall_error(errno.EPERM, "bpf(BPF_PROG_LOAD)")`` is both a
+    ``SyscallError`` and a ``PermissionError``.
+    """
+    return _with_builtin(cls, err)(err, os.strerror(err), call, hint, **extra)

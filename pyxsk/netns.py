@@ -1,0 +1,107 @@
+"""Network namespaces, the iproute2 way, without iproute2.
+
+A named namespace is a bind mount of a namespace file on /run/netns/NAME, so
+``ip netns`` and ``ip -n NAME`` see the ones pyxsk makes and pyxsk can enter the
+ones ``ip netns add`` made.  Entering one changes only the calling thread
+(setns(2) on a network namespace is per thread); sockets keep the namespace
+they were created in, so the usual pattern is: enter, create the socket,
+leave.
+"""
+
+import contextlib
+import errno
+import os
+import re
+
+from . import _libc
+
+NETNS_RUN_DIR = "/run/netns"
+_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
+
+_SELF_NS = "/proc/thread-self/ns/net"
+
+
+def _path(name):
+    if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
+        raise ValueError("%r is not a valid namespace name (letters, digits, '_', '.', '-')" % (name,))
+    return os.path.join(NETNS_RUN_DIR, name)
+
+
+def _ensure_run_dir():
+    """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
+    os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
+    try:
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+    except OSError as e:
+        if e.errno != errno.EINVAL:
+            raise
+        # not a mount point yet: bind it onto itself, then make it shared
+        _libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC,
+                    call="mount(--bind /run/netns)")
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+
+
+def exists(name):
+    return os.path.exists(_path(name))
+
+
+def names():
+    """The named namespaces under /run/netns."""
+    try:
+        return sorted(os.listdir(NETNS_RUN_DIR))
+    except FileNotFoundError:
+        return []
+
+
+def create(name):
+    """Create the named namespace ``name``; FileExistsError if it is taken."""
+    path = _path(name)
+    _ensure_run_dir()
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    os.close(fd)
+    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        try:
+            _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
+                          hints={errno.EPERM: "creating a network namespace needs CAP_SYS_ADMIN"})
+            try:
+                _libc.mount(_SELF_NS, path, "none", _libc.MS_BIND, call="mount(--bind %s)" % path)
+            finally:
+                _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
+        except BaseException:
+            os.unlink(path)
+            raise
+    finally:
+        os.close(own)
+
+
+def delete(name):
+    """Remove the named namespace (it dies with its last user)."""
+    path = _path(name)
+    _libc.umount2(path, _libc.MNT_DETACH, call="umount2(%s)" % path,
+                  hints={errno.EINVAL: "not a namespace mount"})
+    os.unlink(path)
+
+
+@contextlib.contextmanager
+def entered(name):
+    """Run the ``with`` body in network namespace ``name`` (this thread only).
+
+    ``name`` may be a namespace name or a path to a namespace file
+    (``/proc/PID/ns/net``).  The original namespace is restored on exit, also
+    when the body raises.
+    """
+    path = name if name.startswith("/") else _path(name)
+    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _libc.setns(target, _libc.CLONE_NEWNET, call="setns(%s)" % path,
+                    hints={errno.EINVAL: "%s is not a network namespace" % path,
+                           errno.EPERM: "entering a namespace needs CAP_SYS_ADMIN"})
+        try:
+            yield
+        finally:
+            _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
+    finally:
+        os.close(target)
+        os.close(own)
