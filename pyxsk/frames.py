@@ -1,0 +1,121 @@
+"""Received frames: a batch of memoryviews into UMEM, valid until released."""
+
+from array import array
+
+from .umem import USER
+
+
+class Batch:
+    """Frames taken off a socket's RX ring in one go.
+
+    ``addrs`` ('Q') and ``lens`` ('I') are memoryviews of each frame's
+    descriptor address and length.  Iterating (or indexing) gives memoryviews of the
+    frames in UMEM, without copying.  They stay valid until :meth:`release`
+    -- called by the ``with`` block, by the socket's next ``recv``, or by
+    :meth:`forward`-ing the frames -- which gives the chunks back to the
+    kernel and releases every view handed out, so a frame used afterwards
+    raises ``ValueError`` instead of showing another packet's bytes.
+    (A slice taken *of* a frame is a new view Python cannot revoke: copy what
+    you keep with ``bytes(frame)``.)
+    """
+
+    __slots__ = ("addrs", "lens", "_pool", "_umem", "_views", "_orphaned")
+
+    def __init__(self, pool, addrs, lens):
+        self._pool = pool
+        self._umem = pool.umem
+        self.addrs = addrs
+        self.lens = lens
+        self._views = []
+        self._orphaned = False
+        pool.batches.add(self)
+
+    @property
+    def released(self):
+        return self.addrs is None
+
+    def __len__(self):
+        return 0 if self.addrs is None else len(self.addrs)
+
+    def __bool__(self):
+        return self.addrs is not None and len(self.addrs) > 0
+
+    def _check(self):
+        if self.addrs is None:
+            raise ValueError("this batch of frames has been released")
+
+    def __iter__(self):
+        self._check()
+        umem = self._umem
+        keep = self._views.append
+        if umem.unaligned:
+            frame = umem.frame
+            for addr, length in zip(self.addrs, self.lens):
+                view = frame(addr, length)
+                keep(view)
+                yield view
+        else:
+            data = umem.view
+            for addr, length in zip(self.addrs, self.lens):
+                view = data[addr:addr + length]
+                keep(view)
+                yield view
+
+    def __getitem__(self, i):
+        self._check()
+        view = self._umem.frame(self.addrs[i], self.lens[i])
+        self._views.append(view)
+        return view
+
+    def tobytes(self):
+        """Copies of every frame, as a list of ``bytes``."""
+        self._check()
+        frame = self._umem.frame
+        out = []
+        for addr, length in zip(self.addrs, self.lens):
+            with frame(addr, length) as view:
+                out.append(view.tobytes())
+        return out
+
+    def _revoke(self):
+        for view in self._views:
+            view.release()
+        self._views = []
+        self._pool.batches.discard(self)
+        self.addrs = self.lens = None
+
+    def release(self):
+        """Give the chunks back (to the fill ring) and revoke the frames.  Idempotent."""
+        if self.addrs is None:
+            return
+        addrs = self.addrs
+        if self._orphaned:
+            self._umem._user -= len(addrs)
+            self._umem._give_back(addrs)
+        else:
+            self._pool.recycle(addrs)
+        self._revoke()
+
+    def _handed_over(self):
+        """The frames went somewhere else (forwarded): revoke without recycling."""
+        self._pool.user_held -= len(self.addrs)
+        self._revoke()
+
+    def _orphan(self):
+        """The pool is going away: the chunks become the application's until released."""
+        addrs = array("Q", self.addrs)
+        self.addrs = memoryview(addrs)
+        self._umem._set_owner(addrs, USER)
+        self._umem._user += len(addrs)
+        self._orphaned = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.release()
+
+    def __repr__(self):
+        if self.addrs is None:
+            return "<pyxsk.Batch [released]>"
+        return "<pyxsk.Batch %d frames, %d bytes>" % (len(self.addrs), sum(self.lens))

@@ -1,0 +1,535 @@
+"""UMEM: the packet memory AF_XDP sockets share with the kernel.
+
+The area is mapped anonymously (page aligned, as XDP_UMEM_REG requires) and
+cut into equal chunks, one frame each.  Descriptors name a chunk by its
+offset from the start of the area ("address").
+
+Ownership ledger.  Every chunk belongs to exactly one owner, recorded in one
+byte per chunk: FREE (on the UMEM's free list), USER (handed to the
+application by :meth:`Umem.alloc`) or a :class:`Pool` -- the fill and
+completion rings of one (interface, queue), the kernel's ``xsk_buff_pool``.
+The owner byte changes only when a chunk moves between owners; a chunk that
+cycles inside one pool (RX back to fill, completion back to TX) costs no
+per-chunk work, which keeps receive and transmit loops batch-only.
+
+Inside a pool the counters say where the pool's chunks are: given to the fill
+ring and not yet back on an RX ring, held by the application in receive
+batches, given to TX and not yet back on the completion ring, or idle in the
+pool's spare list.  :meth:`Umem.check` proves that the owner bytes, the free
+list, the spare lists, the live batches, the visible ring contents and the
+counters all agree -- every chunk in exactly one place.
+
+When the last socket of a pool closes, the kernel frees the pool together with
+whatever it held (chunks on the fill ring, in its internal free list, in
+flight on TX); the owner bytes still say which chunks those were, so every
+one of them goes back on the free list.  This is the teardown the seed article
+calls "icky": it needs neither the kernel's private cursors nor in-order
+completion.
+"""
+
+import collections
+import ctypes
+import errno
+import re
+from array import array
+
+from . import _libc
+from .errors import ConfigError, LedgerError
+from .mapping import Mapping
+from .ring import is_power_of_two
+from .uapi import if_xdp
+
+FREE = 0
+USER = 1
+_FIRST_POOL = 2
+_LAST_POOL = 255
+
+MIN_CHUNK_SIZE = 2048          # XDP_UMEM_MIN_CHUNK_SIZE in net/xdp/xdp_umem.c
+_ADDR_MASK = if_xdp.XSK_UNALIGNED_BUF_ADDR_MASK
+_OFFSET_SHIFT = if_xdp.XSK_UNALIGNED_BUF_OFFSET_SHIFT
+
+UMEM_REG_HINTS = {
+    errno.EINVAL: "the kernel refused the chunk size, headroom, address or flags "
+                  "(unaligned chunks need Linux 5.4, tx_metadata_len 6.8)",
+    errno.ENOBUFS: "UMEM pages count against RLIMIT_MEMLOCK: raise it (ulimit -l) "
+                   "or run with CAP_IPC_LOCK",
+    errno.ENOMEM: "UMEM pages count against RLIMIT_MEMLOCK: raise it (ulimit -l) "
+                  "or run with CAP_IPC_LOCK",
+    errno.EBUSY: "this socket already has a UMEM registered",
+    errno.EPERM: "AF_XDP needs CAP_NET_RAW",
+}
+
+PoolLedger = collections.namedtuple(
+    "PoolLedger", "queue fill rx user tx completion spare")
+PoolLedger.__doc__ = """Where one pool's chunks are: ``fill`` given to the fill ring
+and still in the kernel's hands, ``rx`` waiting on RX rings, ``user`` in
+receive batches, ``tx`` given to TX and not yet completed, ``completion``
+waiting on the completion ring, ``spare`` idle in the pool."""
+
+Ledger = collections.namedtuple("Ledger", "total free user pools")
+Ledger.__doc__ = """The result of :meth:`Umem.check`: chunk counts per owner;
+``pools`` maps "ifname-or-index/queue" to a :class:`PoolLedger`."""
+
+
+def huge_page_size():
+    """The default huge page size in bytes, from /proc/meminfo."""
+    with open("/proc/meminfo") as f:
+        m = re.search(r"^Hugepagesize:\s+(\d+) kB", f.read(), re.M)
+    if not m:
+        raise ConfigError("this kernel reports no huge page size (no hugetlbfs)")
+    return int(m.group(1)) * 1024
+
+
+def _round_up(n, unit):
+    return (n + unit - 1) // unit * unit
+
+
+def validate_geometry(num_frames, frame_size, headroom, unaligned, page_size,
+                      tx_metadata_len=0):
+    """Raise ConfigError for a UMEM the kernel would refuse (xdp_umem_reg)."""
+    if not isinstance(num_frames, int) or num_frames < 1:
+        raise ConfigError("num_frames must be a positive int, got %r" % (num_frames,))
+    if not isinstance(frame_size, int):
+        raise ConfigError("frame_size must be an int, got %r" % (frame_size,))
+    if not MIN_CHUNK_SIZE <= frame_size <= page_size:
+        raise ConfigError("frame_size %d out of range: chunks are %d bytes to one page (%d)"
+                          % (frame_size, MIN_CHUNK_SIZE, page_size))
+    if not unaligned and not is_power_of_two(frame_size):
+        raise ConfigError("frame_size %d is not a power of two (needed unless unaligned=True)"
+                          % frame_size)
+    if not isinstance(headroom, int) or not 0 <= headroom < frame_size - if_xdp.XDP_PACKET_HEADROOM:
+        raise ConfigError("headroom %r must be 0 <= headroom < frame_size - %d"
+                          % (headroom, if_xdp.XDP_PACKET_HEADROOM))
+    if not isinstance(tx_metadata_len, int) or tx_metadata_len % 8 or not 0 <= tx_metadata_len < 256:
+        raise ConfigError("tx_metadata_len %r must be a multiple of 8 below 256" % (tx_metadata_len,))
+
+
+class Umem:
+    """``num_frames`` chunks of ``frame_size`` bytes, registered with the
+    kernel by the first socket that uses it.
+
+    ``headroom`` bytes at the start of every chunk are left free by the kernel
+    on receive (room to prepend headers); ``unaligned=True`` sets
+    XDP_UMEM_UNALIGNED_CHUNK_FLAG (chunk sizes that are not a power of two);
+    ``hugepages=True`` backs the area with huge pages (reserve them first:
+    /proc/sys/vm/nr_hugepages).
+    """
+
+    def __init__(self, num_frames=4096, frame_size=4096, headroom=0, *, unaligned=False,
+                 hugepages=False, tx_metadata_len=0):
+        page = _libc.page_size()
+        validate_geometry(num_frames, frame_size, headroom, unaligned, page, tx_metadata_len)
+        self.num_frames = num_frames
+        self.frame_size = frame_size
+        self.headroom = headroom
+        self.unaligned = bool(unaligned)
+        self.tx_metadata_len = tx_metadata_len
+        self.size = num_frames * frame_size
+        self._shift = frame_size.bit_length() - 1 if is_power_of_two(frame_size) else None
+        length = _round_up(self.size, huge_page_size() if hugepages else page)
+        self.hugepages = bool(hugepages)
+        self._mapping = Mapping.anonymous(
+            length, _libc.MAP_HUGETLB if hugepages else 0, what="UMEM")
+        self.view = self._mapping.view
+        self.addr = self._mapping.addr
+        self._owner = bytearray(num_frames)
+        self._free = array("Q", range((num_frames - 1) * frame_size, -1, -frame_size))
+        self._user = 0
+        self._pools = {}
+        self.reg_size = None      # sizeof the xdp_umem_reg the kernel accepted
+        self.bind_flags = 0       # of the socket that registered it; sharers inherit them
+        self.closed = False
+
+    # -- addresses ------------------------------------------------------------
+
+    def chunk_index(self, addr):
+        """Which chunk an address (a descriptor's ``addr``) points into."""
+        if self.unaligned:
+            return (addr & _ADDR_MASK) // self.frame_size
+        return addr >> self._shift
+
+    def data_offset(self, addr):
+        """Offset in the area of the data a descriptor's ``addr`` points at
+        (unaligned mode keeps the data offset in the top 16 bits)."""
+        if self.unaligned:
+            return (addr & _ADDR_MASK) + (addr >> _OFFSET_SHIFT)
+        return addr
+
+    def frame(self, addr, length):
+        """A memoryview of ``length`` bytes at descriptor address ``addr``."""
+        off = self.data_offset(addr)
+        return self.view[off:off + length]
+
+    @property
+    def rx_capacity(self):
+        """The longest frame the kernel can receive into a chunk."""
+        return self.frame_size - self.headroom - if_xdp.XDP_PACKET_HEADROOM
+
+    @property
+    def tx_capacity(self):
+        """The longest frame that fits a chunk for transmission."""
+        return self.frame_size - self.tx_metadata_len
+
+    # -- allocation -----------------------------------------------------------
+
+    def free_count(self):
+        return len(self._free)
+
+    def alloc(self, n):
+        """Take up to ``n`` free chunks for the application: an ``array('Q')``
+        of their addresses.  Give them back with :meth:`free` or by sending."""
+        addrs = self._take(n, USER)
+        self._user += len(addrs)
+        return addrs
+
+    def free(self, addrs):
+        """Return chunks taken with :meth:`alloc` (addresses anywhere inside them)."""
+        addrs = array("Q", addrs)
+        owner = self._owner
+        for a in addrs:
+            i = self._checked_index(a)
+            if owner[i] != USER:
+                raise LedgerError("chunk at 0x%x is not held by the application (owner %d)"
+                                  % (a, owner[i]))
+        self._user -= len(addrs)
+        self._give_back(addrs)
+
+    def _checked_index(self, addr):
+        i = self.chunk_index(addr)
+        if not 0 <= i < self.num_frames:
+            raise ValueError("address 0x%x is outside this UMEM (%d bytes)" % (addr, self.size))
+        return i
+
+    def _take(self, n, code):
+        """Pop up to ``n`` chunk addresses off the free list, now owned by ``code``."""
+        free = self._free
+        n = min(n, len(free))
+        if n <= 0:
+            return array("Q")
+        addrs = free[len(free) - n:]
+        del free[len(free) - n:]
+        self._set_owner(addrs, code)
+        return addrs
+
+    def _give_back(self, addrs):
+        """Put chunks on the free list (owner FREE), each address rounded
+        down to the start of its chunk."""
+        bases = self.chunk_bases(addrs)
+        self._set_owner(bases, FREE)
+        self._free.extend(bases)
+
+    def chunk_bases(self, addrs):
+        """``array('Q')`` of the start of the chunk each address points into."""
+        if self.unaligned:
+            fs = self.frame_size
+            return array("Q", [(a & _ADDR_MASK) // fs * fs for a in addrs])
+        mask = ~(self.frame_size - 1)
+        return array("Q", [a & mask for a in addrs])
+
+    def _set_owner(self, addrs, code):
+        owner = self._owner
+        if self.unaligned:
+            fs = self.frame_size
+            for a in addrs:
+                owner[(a & _ADDR_MASK) // fs] = code
+        else:
+            sh = self._shift
+            for a in addrs:
+                owner[a >> sh] = code
+
+    # -- registration ---------------------------------------------------------
+
+    def _reg_flags(self):
+        flags = if_xdp.XDP_UMEM_UNALIGNED_CHUNK_FLAG if self.unaligned else 0
+        if self.tx_metadata_len:
+            flags |= if_xdp.XDP_UMEM_TX_METADATA_LEN
+        return flags
+
+    def register(self, fd):
+        """XDP_UMEM_REG on socket ``fd``.  Kernels before 5.4 knew only the
+        24-byte struct without flags; when the full struct gets EINVAL and no
+        flag is needed, the short one is tried before giving up."""
+        flags = self._reg_flags()
+        reg = if_xdp.xdp_umem_reg(addr=self.addr, len=self.size, chunk_size=self.frame_size,
+                                  headroom=self.headroom, flags=flags,
+                                  tx_metadata_len=self.tx_metadata_len)
+        call = "setsockopt(XDP_UMEM_REG, %d x %d bytes)" % (self.num_frames, self.frame_size)
+        try:
+            _libc.setsockopt(fd, if_xdp.SOL_XDP, if_xdp.XDP_UMEM_REG, reg, call=call,
+                             hints=UMEM_REG_HINTS)
+            self.reg_size = ctypes.sizeof(reg)
+        except OSError as e:
+            if e.errno != errno.EINVAL or flags:
+                raise
+            v1 = if_xdp.xdp_umem_reg_v1(addr=self.addr, len=self.size,
+                                         chunk_size=self.frame_size, headroom=self.headroom)
+            _libc.setsockopt(fd, if_xdp.SOL_XDP, if_xdp.XDP_UMEM_REG, v1,
+                             call=call + " with the pre-5.4 struct", hints=UMEM_REG_HINTS)
+            self.reg_size = ctypes.sizeof(v1)
+
+    @property
+    def registered(self):
+        return self.reg_size is not None and bool(self._pools)
+
+    # -- pools ----------------------------------------------------------------
+
+    def pools(self):
+        return list(self._pools.values())
+
+    def find_pool(self, ifindex, queue):
+        for pool in self._pools.values():
+            if pool.ifindex == ifindex and pool.queue == queue:
+                return pool
+        return None
+
+    def _new_pool_id(self):
+        for code in range(_FIRST_POOL, _LAST_POOL + 1):
+            if code not in self._pools:
+                return code
+        raise ConfigError("one UMEM can serve at most %d queues" % (_LAST_POOL - _FIRST_POOL + 1))
+
+    def any_bound_fd(self, exclude=None):
+        """The fd of a bound socket using this UMEM, for XDP_SHARED_UMEM."""
+        for pool in self._pools.values():
+            for sock in pool.sockets:
+                if sock is not exclude and sock.fileno() >= 0:
+                    return sock.fileno()
+        raise ConfigError("no bound socket uses this UMEM any more")
+
+    # -- the ledger -----------------------------------------------------------
+
+    def check(self):
+        """Prove every chunk is in exactly one place; return a :class:`Ledger`.
+
+        Raises LedgerError naming every inconsistency found.  Exact at any
+        time, also under traffic: it relies on the owner bytes and on pyxsk's
+        own counters, and reads from the rings only entries the kernel has
+        published and cannot take back.
+        """
+        problems = []
+        owner = self._owner
+        counts = collections.Counter(owner)
+        seen = {}
+
+        def place(addrs, where, code):
+            for a in addrs:
+                i = self.chunk_index(a)
+                if not 0 <= i < self.num_frames:
+                    problems.append("%s: address 0x%x outside the UMEM" % (where, a))
+                    continue
+                if i in seen:
+                    problems.append("chunk %d is both %s and %s" % (i, seen[i], where))
+                seen[i] = where
+                if owner[i] != code:
+                    problems.append("chunk %d is %s but its owner byte says %d"
+                                    % (i, where, owner[i]))
+
+        place(self._free, "free", FREE)
+        if counts[FREE] != len(self._free):
+            problems.append("%d chunks owned FREE, %d on the free list"
+                            % (counts[FREE], len(self._free)))
+        if counts[USER] != self._user:
+            problems.append("%d chunks owned by the application, %d handed out"
+                            % (counts[USER], self._user))
+        pools = {}
+        for code, pool in self._pools.items():
+            ledger, visible = pool.ledger()
+            for where, addrs in visible:
+                place(addrs, "%s of %s" % (where, pool.label), code)
+            held = sum(ledger[1:])
+            if counts[code] != held:
+                problems.append("%s owns %d chunks by the owner bytes, %d by its counters %s"
+                                % (pool.label, counts[code], held, ledger))
+            pools[pool.label] = ledger
+        stray = set(counts) - {FREE, USER} - set(self._pools)
+        for code in stray:
+            problems.append("%d chunks owned by pool %d, which no longer exists" % (counts[code], code))
+        if problems:
+            raise LedgerError("UMEM ledger inconsistent:\n  " + "\n  ".join(problems))
+        return Ledger(self.num_frames, counts[FREE], counts[USER], pools)
+
+    # -- lifetime -------------------------------------------------------------
+
+    def close(self):
+        """Unmap the area.  Idempotent.  Refused while a socket uses it, or
+        while a memoryview into it (a frame) is alive."""
+        if self.closed:
+            return
+        if self._pools:
+            raise RuntimeError("UMEM still used by %d socket(s): close them first"
+                               % sum(len(p.sockets) for p in self._pools.values()))
+        self._mapping.close()
+        self.view = None
+        self.closed = True
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __repr__(self):
+        state = "closed" if self.closed else "%d free, %d pools" % (len(self._free), len(self._pools))
+        return "<pyxsk.Umem %d x %d%s%s [%s]>" % (
+            self.num_frames, self.frame_size, " unaligned" if self.unaligned else "",
+            " hugepages" if self.hugepages else "", state)
+
+
+
+
+class Pool:
+    """The fill and completion rings of one (interface, queue) of a UMEM.
+
+    The kernel keeps one buffer pool per UMEM, device and queue; sockets
+    bound to the same queue with XDP_SHARED_UMEM share it (and its two
+    rings), sockets on other queues get pools of their own.  The pool owns the
+    chunks it has handed to the kernel, the chunks its sockets have received
+    and not yet given back, and a spare list of idle chunks; the counters
+    below say how many are where.
+    """
+
+    def __init__(self, umem, ifindex, queue, fill, comp, label):
+        self.umem = umem
+        self.code = umem._new_pool_id()
+        self.ifindex = ifindex
+        self.queue = queue
+        self.label = label
+        self.fill = fill
+        self.comp = comp
+        self.sockets = []
+        self.spare = array("Q")
+        self.spare_limit = comp.size
+        self.batches = set()
+        self.fill_given = 0    # chunks written to the fill ring
+        self.rx_taken = 0      # ... and read back off RX rings
+        self.tx_given = 0      # chunks written to TX rings
+        self.comp_taken = 0    # ... and read back off the completion ring
+        self.user_held = 0     # in receive batches
+        umem._pools[self.code] = self
+
+    @property
+    def alive(self):
+        return self.code in self.umem._pools
+
+    # -- moving chunks --------------------------------------------------------
+
+    def take(self, n):
+        """Up to ``n`` chunks for transmission, spare ones first: an
+        ``array('Q')`` of chunk start addresses, owned by this pool and
+        counted nowhere until the caller counts them (tx_given)."""
+        spare = self.spare
+        k = min(n, len(spare))
+        got = self.umem.chunk_bases(spare[len(spare) - k:]) if k else array("Q")
+        del spare[len(spare) - k:]
+        if k < n:
+            got.extend(self.umem._take(n - k, self.code))
+        return got
+
+    def stash(self, addrs):
+        """Keep idle chunks as spares up to the limit; the rest go back to the
+        UMEM's free list for other pools."""
+        room = max(0, self.spare_limit - len(self.spare))
+        self.spare.extend(addrs[:room])
+        if len(addrs) > room:
+            self.umem._give_back(addrs[room:])
+
+    def refill(self, limit=None):
+        """Put idle chunks (spare, then free) on the fill ring; returns how many."""
+        fill = self.fill
+        want = fill.free(fill.size) if limit is None else min(limit, fill.free(limit))
+        if want <= 0:
+            return 0
+        addrs = self.take(want)
+        if not addrs:
+            return 0
+        count, idx = fill.reserve(len(addrs))
+        fill.write_addrs(idx, addrs)
+        fill.submit()
+        self.fill_given += count
+        return count
+
+    def recycle(self, addrs):
+        """Chunks the application received go back on the fill ring as far as
+        it has room (aligned mode: the kernel masks the data offset off), the
+        rest become spares.  ``addrs`` is a 'Q' memoryview or array."""
+        n = len(addrs)
+        self.user_held -= n
+        if self.umem.unaligned:
+            addrs = self.umem.chunk_bases(addrs)
+        count, idx = self.fill.reserve(n)
+        if count:
+            self.fill.write_addrs(idx, addrs[:count])
+            self.fill.submit()
+            self.fill_given += count
+        if count < n:
+            self.stash(self.umem.chunk_bases(addrs[count:]))
+        return count
+
+    def reap(self, limit=None):
+        """Move completed TX chunks from the completion ring to the spares;
+        returns how many."""
+        comp = self.comp
+        n, idx = comp.peek(comp.size if limit is None else limit)
+        if n:
+            got = array("Q", bytes(8 * n))
+            comp.read_addrs(idx, n, memoryview(got))
+            comp.release()
+            self.comp_taken += n
+            self.stash(got)
+        return n
+
+    # -- accounting -----------------------------------------------------------
+
+    def ledger(self):
+        """(PoolLedger, [(place, addresses)]) for :meth:`Umem.check`: the counts
+        by place and the chunks that can be named -- spares, batches, and
+        entries the kernel has published on RX and completion rings."""
+        visible = [("spare", self.spare)]
+        for batch in self.batches:
+            visible.append(("in a receive batch", batch.addrs))
+        rx_visible = 0
+        for sock in self.sockets:
+            if sock.rx is not None:
+                got = _published(sock.rx)
+                rx_visible += len(got)
+                visible.append(("on the RX ring of %r" % sock, got))
+        comp_got = _published(self.comp)
+        visible.append(("on the completion ring", comp_got))
+        ledger = PoolLedger(
+            queue=self.queue,
+            fill=self.fill_given - self.rx_taken - rx_visible,
+            rx=rx_visible,
+            user=self.user_held,
+            tx=self.tx_given - self.comp_taken - len(comp_got),
+            completion=len(comp_got),
+            spare=len(self.spare))
+        return ledger, visible
+
+    def destroy(self):
+        """After the kernel has let go of the pool (its last socket closed):
+        every chunk it owned returns to the free list, except those in live
+        receive batches, which now belong to the application."""
+        umem = self.umem
+        for batch in list(self.batches):
+            batch._orphan()
+        code = bytes([self.code])
+        owner, fs = umem._owner, umem.frame_size
+        left = array("Q")
+        pos = owner.find(code)
+        while pos >= 0:
+            left.append(pos * fs)
+            pos = owner.find(code, pos + 1)
+        umem._give_back(left)
+        self.spare = array("Q")
+        del umem._pools[self.code]
+        return len(left)
+
+
+def _published(ring):
+    """Addresses the kernel has published on a consumer ring and we have not
+    yet taken: [our consumer cursor, its producer cursor)."""
+    n = (ring.shared_producer() - ring.cached_cons) & 0xFFFFFFFF
+    got = array("Q", bytes(8 * n))
+    if n:
+        ring.read_addrs(ring.cached_cons, n, memoryview(got))
+    return got
