@@ -8,8 +8,9 @@ to index the array and wraps modulo 2**32.
 The fill and TX rings are produced by us and consumed by the kernel; RX and
 completion the other way round.  As in libxdp, each side keeps cached copies
 of both cursors and touches the shared ones once per batch: the other side's
-cursor is re-read only when the cache runs dry, and our own is published by a
-single store after the batch's descriptors are written.
+cursor is re-read only when the cached one cannot satisfy the request (the
+cache has run dry for this batch), and our own is published by a single store
+after the batch's descriptors are written.
 
 Memory ordering -- the one assumption, stated here and nowhere else:
 publishing a batch is "write the descriptors, then store the producer

@@ -21,7 +21,7 @@ from .errors import ConfigError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
                    require_total_store_order, transfer)
-from .umem import Pool, Umem
+from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
 
 DEFAULT_RING_SIZE = 2048
@@ -171,14 +171,19 @@ class Socket:
         comp_size = (tx_size or rx_size) if comp_size is None else comp_size
         self._validate(queue, umem, rx_size, tx_size, fill_size, comp_size, zerocopy,
                        need_wakeup, num_frames, frame_size, headroom, tx_budget)
+        if umem is None:
+            geometry = (
+                (fill_size if rx_size else 0) + tx_size if num_frames is None else num_frames,
+                DEFAULT_FRAME_SIZE if frame_size is None else frame_size,
+                0 if headroom is None else headroom)
+            validate_geometry(*geometry, unaligned=False, page_size=_libc.page_size())
         require_total_store_order()
         self.ifindex, self.ifname = resolve_ifindex(interface)
         self.queue = queue
         shared = umem is not None and umem.registered
         self.shared = shared
         if umem is None:
-            umem = Umem(num_frames or (fill_size if rx_size else 0) + tx_size,
-                        frame_size or DEFAULT_FRAME_SIZE, headroom or 0)
+            umem = Umem(*geometry)
             self._own_umem = True
         self.umem = umem
         self._bind_flags = 0 if shared else _bind_flags(zerocopy, need_wakeup is not False)

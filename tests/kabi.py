@@ -61,7 +61,7 @@ def gcc_layout(headers, structs=(), consts=(), members=None):
     if compiler is None:
         pytest.skip("no C compiler on this machine: layout check against headers skipped")
     members = members or {}
-    lines = ["#include <stdio.h>", "#include <stddef.h>"]
+    lines = ["#define _GNU_SOURCE", "#include <stdio.h>", "#include <stddef.h>"]
     lines += ["#include <%s>" % h for h in headers]
     lines.append("int main(void) {")
     for s in structs:

@@ -1,0 +1,257 @@
+"""The UMEM ledger: every chunk in exactly one place, through receive,
+transmit, recycling, teardown, and with the ring cursors wrapping 2**32.
+
+The kernel's side of the rings is played by tests/fakekernel.py on real
+memory, so every move the real kernel can make is made here on purpose."""
+
+import pytest
+
+from fakekernel import FakeKernel, complete, deliver_rx, take_fill, take_tx
+from pyxsk.errors import LedgerError
+from pyxsk.umem import FREE, Umem
+from pyxsk.xsk import Socket
+
+RING = 64
+LABEL = "fake7/0"
+
+
+@pytest.fixture(params=[0, 0xFFFFFFFF - 40], ids=["cursors-at-0", "cursors-near-2^32"])
+def kernel(request, monkeypatch):
+    return FakeKernel("6.18", start_cursor=request.param).install(monkeypatch)
+
+
+@pytest.fixture
+def umem():
+    with Umem(256, 2048, headroom=64) as u:
+        yield u
+
+
+def open_socket(umem, queue=0, **kwargs):
+    return Socket(7, queue, umem=umem, rx_size=RING, tx_size=RING, **kwargs)
+
+
+def rx_offset(umem, addr):
+    """What the kernel puts in an RX descriptor: the chunk plus headroom and XDP headroom."""
+    return addr + umem.headroom + 256
+
+
+def test_fresh_socket_gives_the_fill_ring_its_share(kernel, umem):
+    with open_socket(umem) as sock:
+        ledger = umem.check()
+        assert ledger.total == 256
+        assert ledger.pools[LABEL].fill == RING
+        assert ledger.free + sum(ledger.pools[LABEL][1:]) == 256
+        assert sock.pool.fill.shared_producer() == (kernel.start_cursor + ledger.pools[LABEL].fill) & 0xFFFFFFFF
+    assert umem.check().free == 256
+
+
+def test_receive_cycle_keeps_every_chunk_accounted(kernel, umem):
+    with open_socket(umem) as sock:
+        given = umem.check().pools[LABEL].fill
+        for cycle in range(20):                     # 20 x 10 frames: cursors cross 2**32
+            chunks = take_fill(sock.pool, 10)
+            deliver_rx(sock, [(rx_offset(umem, a), 60 + i) for i, a in enumerate(chunks)])
+            ledger = umem.check().pools[LABEL]
+            assert (ledger.fill, ledger.rx) == (given - 10, 10)
+            batch = sock.recv(64, timeout=0)
+            assert len(batch) == 10
+            assert list(batch.lens) == [60 + i for i in range(10)]
+            assert [len(f) for f in batch] == list(batch.lens)
+            ledger = umem.check().pools[LABEL]
+            assert (ledger.fill, ledger.rx, ledger.user) == (given - 10, 0, 10)
+            batch.release()
+            ledger = umem.check().pools[LABEL]
+            assert (ledger.fill, ledger.user) == (given, 0)
+        assert umem.check().free + given == 256
+
+
+def test_frames_are_views_of_the_received_bytes(kernel, umem):
+    with open_socket(umem) as sock:
+        chunks = take_fill(sock.pool, 3)
+        for i, a in enumerate(chunks):
+            off = rx_offset(umem, a)
+            umem.view[off:off + 60] = bytes([i + 1]) * 60
+        deliver_rx(sock, [(rx_offset(umem, a), 60) for a in chunks])
+        with sock.recv(8, timeout=0) as batch:
+            frames = list(batch)
+            assert [bytes(f) for f in frames] == [bytes([i + 1]) * 60 for i in range(3)]
+            assert batch[1].tobytes() == bytes([2]) * 60
+        with pytest.raises(ValueError):
+            frames[0][0]           # released with the batch
+        with pytest.raises(ValueError, match="released"):
+            list(batch)
+
+
+def test_next_recv_releases_the_previous_batch(kernel, umem):
+    with open_socket(umem) as sock:
+        chunks = take_fill(sock.pool, 4)
+        deliver_rx(sock, [(rx_offset(umem, a), 64) for a in chunks])
+        first = sock.recv(2, timeout=0)
+        frame = first[0]
+        second = sock.recv(2, timeout=0)
+        assert first.released and not second.released
+        with pytest.raises(ValueError):
+            bytes(frame)
+        assert umem.check().pools[LABEL].user == 2
+
+
+def test_discard_recycles_without_batches(kernel, umem):
+    with open_socket(umem) as sock:
+        given = umem.check().pools[LABEL].fill
+        chunks = take_fill(sock.pool, 12)
+        deliver_rx(sock, [(rx_offset(umem, a), 64) for a in chunks])
+        assert sock.discard() == 12
+        assert take_fill(sock.pool, given)[-12:] == [rx_offset(umem, a) for a in chunks]
+        umem.check()
+
+
+def test_transmit_cycle_and_completion(kernel, umem):
+    with open_socket(umem) as sock:
+        for cycle in range(12):
+            frames = [bytes([cycle, i]) * 40 for i in range(7)]
+            assert sock.send(frames) == 7
+            assert umem.check().pools[LABEL].tx == 7
+            sent = take_tx(sock, 7)
+            assert [bytes(umem.view[a:a + n]) for a, n in sent] == frames
+            complete(sock.pool, [a for a, _ in sent])
+            ledger = umem.check().pools[LABEL]
+            assert (ledger.tx, ledger.completion) == (0, 7)
+            assert sock.complete() == 7
+            assert umem.check().pools[LABEL].completion == 0
+        assert sock.in_flight() == 0
+
+
+def test_retransmit_moves_completions_straight_to_tx(kernel, umem):
+    with open_socket(umem) as sock:
+        sock.send([b"\xaa" * 60] * 5)
+        sent = take_tx(sock, 5)
+        complete(sock.pool, [a for a, _ in sent])
+        assert sock.retransmit(60) == 5
+        again = take_tx(sock, 5)
+        assert again == sent
+        ledger = umem.check().pools[LABEL]
+        assert (ledger.tx, ledger.completion) == (5, 0)
+
+
+def test_close_reclaims_chunks_the_kernel_still_holds(kernel, umem):
+    """After close every chunk is free again: those on the fill ring, those the
+    kernel took but never delivered, those waiting on RX, in flight on TX, and
+    completed but not reaped."""
+    sock = open_socket(umem)
+    internal = take_fill(sock.pool, 7)                 # taken, never delivered
+    waiting = take_fill(sock.pool, 3)
+    deliver_rx(sock, [(rx_offset(umem, a), 64) for a in waiting])
+    sock.send([b"\x01" * 60] * 6)
+    in_flight = take_tx(sock, 4)                         # 2 still on the TX ring
+    complete(sock.pool, [a for a, _ in in_flight[:1]])   # 1 completed, not reaped
+    ledger = umem.check().pools[LABEL]
+    assert ledger.rx == 3 and ledger.tx == 5 and ledger.completion == 1
+    assert internal
+    sock.close()
+    after = umem.check()
+    assert after.free == 256 and after.pools == {}
+
+
+def test_batch_outliving_its_socket_becomes_the_applications(kernel, umem):
+    sock = open_socket(umem)
+    chunks = take_fill(sock.pool, 2)
+    deliver_rx(sock, [(rx_offset(umem, a), 64) for a in chunks])
+    batch = sock.recv(2, timeout=0)
+    sock._batch = None     # the application kept it past close
+    sock.close()
+    ledger = umem.check()
+    assert (ledger.user, ledger.free) == (2, 254)
+    assert len(batch) == 2 and bytes(batch[0]) == bytes(64)
+    batch.release()
+    assert umem.check().free == 256
+
+
+def test_sockets_on_two_queues_share_one_umem(kernel, umem):
+    a, b = open_socket(umem, 0), open_socket(umem, 1)
+    assert a.pool is not b.pool and b.shared
+    ledger = umem.check()
+    assert set(ledger.pools) == {"fake7/0", "fake7/1"}
+    taken = take_fill(b.pool, 5)
+    deliver_rx(b, [(rx_offset(umem, x), 64) for x in taken[:2]])
+    a.close()
+    assert set(umem.check().pools) == {"fake7/1"}
+    b.close()
+    assert umem.check().free == 256
+
+
+def test_sockets_on_one_queue_share_fill_and_completion(kernel, umem):
+    first = open_socket(umem, 0)
+    second = open_socket(umem, 0)
+    assert second.pool is first.pool
+    chunks = take_fill(first.pool, 4)
+    deliver_rx(second, [(rx_offset(umem, a), 64) for a in chunks])
+    second.close()                 # its waiting frames go back to the shared pool
+    ledger = umem.check().pools[LABEL]
+    assert ledger.rx == 0 and ledger.user == 0
+    first.close()
+    assert umem.check().free == 256
+
+
+@pytest.mark.parametrize("damage", ["duplicate-free", "owner-byte", "rx-points-at-free",
+                                    "lost-chunk"])
+def test_the_ledger_catches_inconsistencies(kernel, umem, damage):
+    with open_socket(umem) as sock:
+        umem.check()
+        if damage == "duplicate-free":
+            umem._free.append(umem._free[0])
+            match = "both free and free"
+        elif damage == "owner-byte":
+            umem._owner[umem.chunk_index(umem._free[0])] = sock.pool.code
+            match = "owner byte"
+        elif damage == "rx-points-at-free":
+            deliver_rx(sock, [(rx_offset(umem, umem._free[-1]), 64)])
+            match = "RX ring"
+        else:
+            umem._free.pop()
+            match = "on the free list"
+        with pytest.raises(LedgerError, match=match):
+            umem.check()
+
+
+def test_unaligned_chunks_decode_and_recycle_base_addresses(kernel):
+    with Umem(64, 3000, unaligned=True) as umem, open_socket(umem) as sock:
+        chunks = take_fill(sock.pool, 2)
+        assert all(a % 3000 == 0 for a in chunks)
+        descs = [(a | (256 << 48), 100) for a in chunks]   # offset in the top 16 bits
+        for a in chunks:
+            umem.view[a + 256:a + 356] = b"\x07" * 100
+        deliver_rx(sock, descs)
+        with sock.recv(4, timeout=0) as batch:
+            assert [bytes(f) for f in batch] == [b"\x07" * 100] * 2
+        refilled = take_fill(sock.pool, umem.check().pools[LABEL].fill)
+        assert refilled[-2:] == chunks                     # bases, offsets stripped
+        assert umem.chunk_index(descs[1][0]) == chunks[1] // 3000
+
+
+def test_umem_refuses_to_unmap_under_a_live_view(kernel):
+    umem = Umem(16)
+    kept = umem.view[100:200]
+    with pytest.raises(BufferError, match="still alive"):
+        umem.close()
+    kept.release()
+    umem.close()
+    umem.close()
+    assert "closed" in repr(umem)
+
+
+def test_umem_refuses_to_close_under_a_socket(kernel, umem):
+    with open_socket(umem):
+        with pytest.raises(RuntimeError, match="still used by 1 socket"):
+            umem.close()
+
+
+def test_alloc_and_free_move_chunks_to_and_from_the_application(kernel, umem):
+    got = umem.alloc(300)
+    assert len(got) == 256 and umem.check().user == 256
+    assert umem.alloc(1) == type(got)("Q")
+    umem.free(got[:100])
+    assert umem.check().user == 156
+    umem.free(got[100:])
+    ledger = umem.check()
+    assert (ledger.free, ledger.user) == (256, 0)
+    assert all(b == FREE for b in umem._owner)
