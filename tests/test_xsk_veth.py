@@ -1,0 +1,253 @@
+"""The AF_XDP socket on a real veth pair across two network namespaces.
+
+pyxsk transmits on one end; a plain AF_PACKET socket on the other end is the
+independent witness that every frame arrived, byte for byte."""
+
+import errno
+import os
+import random
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from conftest import is_mapped, mapping_count, open_fds, socket_mappings
+from pyxsk import netns
+from pyxsk.umem import Umem
+from pyxsk.uapi import if_xdp
+from pyxsk.xsk import Socket
+
+pytestmark = pytest.mark.root
+
+ETH_P_TEST = 0x88B5          # IEEE 802 local experimental ethertype
+RCVBUF = 64 << 20
+
+
+def mac_bytes(mac):
+    return bytes(int(x, 16) for x in mac.split(":"))
+
+
+def make_frames(pair, count, seed=1, sizes=(60, 1514)):
+    """Frames of mixed sizes from a to b, each numbered, with seeded payload."""
+    rng = random.Random(seed)
+    head = mac_bytes(pair.mac_b) + mac_bytes(pair.mac_a) + struct.pack("!H", ETH_P_TEST)
+    frames = []
+    for seq in range(count):
+        size = rng.randint(*sizes)
+        body = struct.pack("!I", seq) + bytes(rng.getrandbits(8) for _ in range(size - 18))
+        frames.append(head + body)
+    return frames
+
+
+class Capture:
+    """An AF_PACKET socket on ``dev`` in namespace ``ns`` collecting test
+    frames in a thread until ``count`` have arrived or ``timeout`` passes."""
+
+    def __init__(self, ns, dev, count, timeout=30.0):
+        with netns.entered(ns):
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_TEST))
+            self.sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF)   # SO_RCVBUFFORCE
+            self.sock.bind((dev, ETH_P_TEST))
+        self.sock.settimeout(0.2)
+        self.count, self.deadline = count, time.monotonic() + timeout
+        self.frames = []
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        while len(self.frames) < self.count and time.monotonic() < self.deadline:
+            try:
+                self.frames.append(self.sock.recv(65536))
+            except socket.timeout:
+                continue
+
+    def wait(self):
+        self.thread.join(max(0.0, self.deadline - time.monotonic()) + 1)
+        self.sock.close()
+        return self.frames
+
+
+def test_send_10000_mixed_frames_byte_exact(veth, no_leaks):
+    frames = make_frames(veth, 10000)
+    cap = Capture(veth.ns_b, veth.b, len(frames))
+    with netns.entered(veth.ns_a):
+        sock = Socket(veth.a, 0, rx_size=0, tx_size=2048, num_frames=4096)
+    umem_addr = sock.umem.addr
+    with sock:
+        for i in range(0, len(frames), 500):
+            assert sock.sendall(frames[i:i + 500], timeout=10) == len(frames[i:i + 500])
+        assert sock.flush(timeout=5) == 0
+        got = cap.wait()
+        assert len(got) == len(frames), "received %d of %d" % (len(got), len(frames))
+        by_seq = {struct.unpack_from("!I", f, 14)[0]: f for f in got}
+        assert len(by_seq) == len(frames)
+        for seq, frame in enumerate(frames):
+            assert by_seq[seq] == frame, "frame %d differs" % seq
+        # the completion ring gave back every chunk
+        ledger = sock.umem.check()
+        pool = ledger.pools["%s/0" % veth.a]
+        assert (pool.tx, pool.completion, pool.fill, pool.user) == (0, 0, 0, 0)
+        assert ledger.free + pool.spare == ledger.total == 4096
+        stats = sock.statistics()
+        assert stats.tx_invalid_descs == 0
+        assert sock.options().zerocopy is False
+        assert "copy need_wakeup" in repr(sock)
+    assert not is_mapped(umem_addr)
+
+
+def test_200_open_close_cycles_leak_nothing(veth):
+    frame = make_frames(veth, 1)[0]
+    cap = Capture(veth.ns_b, veth.b, 400)
+    with netns.entered(veth.ns_a):
+        shared = Umem(128, 2048)
+        fds, maps, rings = open_fds(), mapping_count(), socket_mappings()
+        for cycle in range(200):
+            own = Socket(veth.a, 0, rx_size=64, tx_size=64)       # its own UMEM
+            assert own.send([frame]) == 1
+            assert own.flush(2) == 0
+            assert socket_mappings() == rings + 4
+            own.close()
+            assert not is_mapped(own.umem.addr)
+            with Socket(veth.a, 0, umem=shared, rx_size=64, tx_size=64) as sock:
+                assert sock.send([frame]) == 1
+                assert sock.flush(2) == 0
+            assert shared.check().free == 128, "cycle %d lost chunks" % cycle
+        assert open_fds() == fds
+        assert socket_mappings() == rings
+        assert mapping_count() == maps
+        shared.close()
+    assert len(cap.wait()) == 400
+
+
+def test_a_frame_view_alive_blocks_unmapping(veth):
+    with netns.entered(veth.ns_a):
+        sock = Socket(veth.a, 0, rx_size=64, tx_size=64)
+    kept = sock.umem.view[0:64]
+    with pytest.raises(BufferError, match="still alive"):
+        sock.close()
+    assert sock.closed                  # the socket itself is gone
+    kept.release()
+    sock.close()                        # and now the UMEM follows
+    assert sock.umem.closed
+
+
+def test_zero_copy_on_veth_says_why(veth):
+    with netns.entered(veth.ns_a), pytest.raises(OSError) as info:
+        Socket(veth.a, 0, zerocopy=True)
+    assert info.value.errno == errno.EOPNOTSUPP
+    assert "no zero-copy support" in str(info.value)
+
+
+def test_queue_beyond_the_interface_says_why(veth):
+    with netns.entered(veth.ns_a), pytest.raises(OSError) as info:
+        Socket(veth.a, 5)
+    assert info.value.errno == errno.EINVAL
+    assert "queue id beyond" in str(info.value) and "bind(AF_XDP %s queue 5)" % veth.a in str(info.value)
+
+
+def test_queue_already_bound_says_why(veth):
+    with netns.entered(veth.ns_a):
+        with Socket(veth.a, 0, rx_size=64, tx_size=64):
+            t0 = time.monotonic()
+            with pytest.raises(OSError) as info:
+                Socket(veth.a, 0, rx_size=64, tx_size=64)
+            assert time.monotonic() - t0 < 5
+    assert info.value.errno == errno.EBUSY
+    assert isinstance(info.value, OSError) and "queue already bound" in str(info.value)
+
+
+def test_two_queues_one_umem(make_veth):
+    pair = make_veth(queues=2)
+    frames = make_frames(pair, 400, seed=2)
+    cap = Capture(pair.ns_b, pair.b, len(frames))
+    with netns.entered(pair.ns_a):
+        umem = Umem(512, 2048)
+        q0 = Socket(pair.a, 0, umem=umem, rx_size=64, tx_size=128)
+        q1 = Socket(pair.a, 1, umem=umem, rx_size=64, tx_size=128)
+    try:
+        assert q1.shared and not q0.shared and q0.pool is not q1.pool
+        assert q0.sendall(frames[:200], timeout=5) == 200
+        assert q1.sendall(frames[200:], timeout=5) == 200
+        assert q0.flush(5) == 0 and q1.flush(5) == 0
+        assert sorted(cap.wait()) == sorted(frames)
+        assert set(umem.check().pools) == {"%s/0" % pair.a, "%s/1" % pair.a}
+    finally:
+        q0.close()
+        q1.close()
+    assert umem.check().free == 512
+    umem.close()
+
+
+@pytest.mark.parametrize("frame_size", [2048, 3000])
+def test_unaligned_chunks_transmit(veth, frame_size):
+    frames = make_frames(veth, 300, seed=3, sizes=(60, 1514))
+    cap = Capture(veth.ns_b, veth.b, len(frames))
+    with netns.entered(veth.ns_a):
+        umem = Umem(256, frame_size, unaligned=True)
+        with Socket(veth.a, 0, umem=umem, rx_size=64, tx_size=128) as sock:
+            assert sock.sendall(frames, timeout=5) == len(frames)
+            assert sock.flush(5) == 0
+        umem.close()
+    assert sorted(cap.wait()) == sorted(frames)
+
+
+def test_constants_newer_than_the_installed_headers(veth):
+    """XDP_USE_SG, XDP_MAX_TX_SKB_BUDGET and XDP_UMEM_TX_METADATA_LEN are not
+    in the 6.1 headers here; the running kernel proves their values."""
+    with netns.entered(veth.ns_a):
+        with Socket(veth.a, 0, rx_size=64, tx_size=256, tx_budget=256) as sock:
+            assert sock.send([make_frames(veth, 1)[0]] * 3) == 3
+        with Umem(64, 2048, tx_metadata_len=16) as umem:
+            with Socket(veth.a, 0, umem=umem, rx_size=64, tx_size=64) as sock:
+                assert umem.tx_capacity == 2048 - 16
+                assert sock.flush(1) == 0
+        # XDP_USE_SG (multi-buffer) in copy mode: accepted since 6.6
+        sock = Socket(veth.a, 0, rx_size=64, tx_size=64)
+        sock.close()
+        from pyxsk import _libc
+        fd = _libc.socket(if_xdp.AF_XDP, _libc.SOCK_RAW, 0)
+        try:
+            umem = Umem(64, 4096)
+            umem.register(fd)
+            for opt in (if_xdp.XDP_UMEM_FILL_RING, if_xdp.XDP_UMEM_COMPLETION_RING, if_xdp.XDP_TX_RING):
+                _libc.setsockopt_int(fd, if_xdp.SOL_XDP, opt, 64)
+            sa = if_xdp.sockaddr_xdp(if_xdp.AF_XDP, if_xdp.XDP_COPY | if_xdp.XDP_USE_SG,
+                                     socket.if_nametoindex(veth.a), 0)
+            for _ in range(20):
+                try:
+                    _libc.bind(fd, sa)
+                    break
+                except OSError as e:
+                    if e.errno != errno.EBUSY:
+                        raise
+                    time.sleep(0.01)
+            with pytest.raises(OSError) as info:    # budget below 32: the kernel's EACCES
+                _libc.setsockopt_int(fd, if_xdp.SOL_XDP, if_xdp.XDP_MAX_TX_SKB_BUDGET, 16)
+            assert info.value.errno == errno.EACCES
+        finally:
+            _libc.close(fd)
+            umem.close()
+
+
+@pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
+def test_memlock_limit_without_cap_ipc_lock_says_why(veth):
+    """Without CAP_IPC_LOCK the UMEM counts against RLIMIT_MEMLOCK: ENOBUFS."""
+    code = ("import sys; sys.path.insert(0, %r)\n"
+            "from pyxsk import _libc, netns\n"
+            "from pyxsk.xsk import Socket\n"
+            "_libc.setrlimit(_libc.RLIMIT_MEMLOCK, 65536, 65536)\n"
+            "with netns.entered(%r):\n"
+            "    try:\n"
+            "        Socket(%r, 0, num_frames=1024)\n"
+            "    except OSError as e:\n"
+            "        print(e.errno, e)\n" % (os.path.dirname(os.path.dirname(__file__)), veth.ns_a, veth.a))
+    res = subprocess.run(["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock",
+                          sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith("%d " % errno.ENOBUFS), res.stdout
+    assert "RLIMIT_MEMLOCK" in res.stdout and "CAP_IPC_LOCK" in res.stdout
