@@ -15,7 +15,7 @@ import errno as _errno
 import os
 
 __all__ = [
-    "ConfigError", "AsmError", "NetlinkDecodeError", "LedgerError",
+    "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
     "UnsupportedPlatformError",
     "SyscallError", "VerifierError", "NetlinkError", "syscall_error",
 ]
@@ -31,6 +31,10 @@ class AsmError(ValueError):
 
 class NetlinkDecodeError(ValueError):
     """Bytes that are not a well-formed netlink message."""
+
+
+class PcapError(ValueError):
+    """A file that is not a pcap capture pyxsk can read."""
 
 
 class LedgerError(RuntimeError):

@@ -96,10 +96,27 @@ class Batch:
             self._pool.recycle(addrs)
         self._revoke()
 
-    def _handed_over(self):
-        """The frames went somewhere else (forwarded): revoke without recycling."""
-        self._pool.user_held -= len(self.addrs)
-        self._revoke()
+    def _hand_over(self, count, pool):
+        """The first ``count`` frames were queued for TX on ``pool``: they are
+        that pool's now (owner bytes change only between pools)."""
+        addrs = self.addrs[:count]
+        if self._orphaned:
+            self._umem._user -= count
+            self._umem._set_owner(addrs, pool.code)
+        else:
+            self._pool.user_held -= count
+            if pool is not self._pool:
+                self._umem._set_owner(addrs, pool.code)
+        pool.tx_given += count
+
+    def _drop_rest(self, start):
+        """Frames from ``start`` on found no room: give their chunks back."""
+        rest = self.addrs[start:]
+        if self._orphaned:
+            self._umem._user -= len(rest)
+            self._umem._give_back(rest)
+        else:
+            self._pool.recycle(rest)
 
     def _orphan(self):
         """The pool is going away: the chunks become the application's until released."""

@@ -373,13 +373,16 @@ class Socket:
         raise _kick_error(err, self._call("sendto"))
 
     def _push(self):
-        """Kick until the kernel has taken every pending TX descriptor, or
-        says to wait; reaping completions between kicks so a full completion
-        ring does not stall it.  Bounded: one kick per 32 frames pending."""
+        """Kick until the kernel has taken every pending TX descriptor or says
+        to wait.  Bounded: one kick per 32 frames pending (the kernel's
+        per-call budget).  A full completion ring stops the kernel (EAGAIN:
+        it reserves a completion slot per frame), so it is reaped then."""
+        comp = self.pool.comp
         for _ in range(self.tx.pending() // MIN_TX_SKB_BUDGET + 2):
             if self.kick() and not self.tx.pending():
                 break
-            self.pool.reap()
+            if comp.available(comp.size) >= comp.size:
+                self.pool.reap()
 
     def complete(self):
         """Reap the completion ring: chunks whose frames have been sent
@@ -487,17 +490,18 @@ class Socket:
         comp, tx = self.pool.comp, self.tx
         want = min(max_frames or tx.size, tx.free(max_frames or tx.size))
         n, c_idx = comp.peek(want)
-        if not n:
-            return 0
-        count, t_idx = tx.reserve(n)
-        comp.cancel(n - count)
-        _transfer_addrs(comp, c_idx, tx, t_idx, count)
-        tx.write_lens(t_idx, _constant_lens(length, count))
-        comp.release()
-        tx.submit()
-        self.pool.comp_taken += count
-        self.pool.tx_given += count
-        self._push()
+        count = 0
+        if n:
+            count, t_idx = tx.reserve(n)
+            comp.cancel(n - count)
+            _transfer_addrs(comp, c_idx, tx, t_idx, count)
+            tx.write_lens(t_idx, _constant_lens(length, count))
+            comp.release()
+            tx.submit()
+            self.pool.comp_taken += count
+            self.pool.tx_given += count
+        if count or tx.pending():
+            self._push()
         return count
 
     # -- receive --------------------------------------------------------------
@@ -527,9 +531,57 @@ class Socket:
         pool.rx_taken += n
         pool.user_held += n
         self._batch = batch = Batch(pool, memoryview(addrs), memoryview(lens))
-        if pool.fill.free(pool.fill.size) >= max(1, pool.fill.size // 4):
-            pool.refill()
+        if pool.fill.free(pool.fill.size) >= max(1, pool.fill.size // 4) and pool.refill():
+            self.wakeup()
         return batch
+
+    def forward(self, batch, to=None):
+        """Transmit the frames of a received ``batch`` on socket ``to`` (this
+        one by default): without copying when ``to`` uses the same UMEM --
+        the descriptors move to its TX ring by slice copies -- and by copying
+        otherwise.  Frames that find no room on the TX ring are dropped (their
+        chunks go back to the fill ring).  The batch is used up either way;
+        returns how many frames were queued."""
+        self._require_open()
+        dst = self if to is None else to
+        dst._require_open()
+        if dst.tx is None:
+            raise ValueError("%r has no TX ring" % dst)
+        if batch.released:
+            raise ValueError("this batch of frames has been released")
+        if dst.umem is not batch._umem:
+            sent = dst.send(batch.tobytes())
+            batch.release()
+            return sent
+        n = len(batch)
+        dst.pool.reap()
+        count, idx = dst.tx.reserve(n)
+        addrs = batch.addrs
+        if count:
+            dst.tx.write_addrs(idx, addrs[:count])
+            dst.tx.write_lens(idx, batch.lens[:count])
+            dst.tx.submit()
+            batch._hand_over(count, dst.pool)
+        if count < n:
+            batch._drop_rest(count)
+        batch._revoke()
+        if count:
+            dst._push()
+        return count
+
+    def wakeup(self):
+        """Wake the driver to fill RX if the kernel asked for it (need_wakeup
+        set on the fill ring): recvfrom(NULL, 0, MSG_DONTWAIT), the cheapest
+        syscall that does it (Python's recv(0) never reaches the kernel).
+        Returns True if a syscall was made."""
+        self._require_open()
+        if not self.pool.fill.needs_wakeup():
+            return False
+        try:
+            _libc.recvfrom(self._fd, None, 0, _libc.MSG_DONTWAIT, call=self._call("recvfrom"))
+        except BlockingIOError:
+            pass   # nothing to receive: the wake-up happened all the same
+        return True
 
     def recv_bytes(self, max_frames=64, timeout=None):
         """Like :meth:`recv`, but copies: a list of ``bytes``, chunks given back at once."""

@@ -255,3 +255,68 @@ def test_alloc_and_free_move_chunks_to_and_from_the_application(kernel, umem):
     ledger = umem.check()
     assert (ledger.free, ledger.user) == (256, 0)
     assert all(b == FREE for b in umem._owner)
+
+
+def _received(sock, umem, n, length=64):
+    chunks = take_fill(sock.pool, n)
+    deliver_rx(sock, [(rx_offset(umem, a), length) for a in chunks])
+    return sock.recv(n, timeout=0)
+
+
+def test_forward_on_the_same_socket_moves_descriptors_not_bytes(kernel, umem):
+    with open_socket(umem) as sock:
+        batch = _received(sock, umem, 5)
+        expect = list(zip(batch.addrs, batch.lens))
+        frame = batch[0]
+        assert sock.forward(batch) == 5
+        assert batch.released
+        with pytest.raises(ValueError):
+            bytes(frame)
+        assert take_tx(sock, 5) == expect          # same chunks, same offsets
+        ledger = umem.check().pools[LABEL]
+        assert (ledger.user, ledger.tx) == (0, 5)
+        with pytest.raises(ValueError, match="released"):
+            sock.forward(batch)
+
+
+def test_forward_between_queues_moves_ownership(kernel, umem):
+    with open_socket(umem, 0) as a, open_socket(umem, 1) as b:
+        batch = _received(a, umem, 6)
+        assert a.forward(batch, to=b) == 6
+        ledger = umem.check()
+        assert ledger.pools["fake7/0"].user == 0
+        assert ledger.pools["fake7/1"].tx == 6
+        sent = take_tx(b, 6)
+        complete(b.pool, [x for x, _ in sent])
+        assert b.complete() == 6
+        assert umem.check().pools["fake7/1"].spare == 6
+
+
+def test_forward_drops_what_does_not_fit(kernel, umem):
+    with open_socket(umem) as sock:
+        sock.send([b"\x01" * 60] * (RING - 3))     # TX ring nearly full
+        batch = _received(sock, umem, 8)
+        assert sock.forward(batch) == 3
+        ledger = umem.check().pools[LABEL]
+        assert (ledger.user, ledger.tx) == (0, RING)
+
+
+def test_forward_to_another_umem_copies(kernel, umem):
+    with open_socket(umem) as sock, Umem(64, 2048) as other_umem, \
+            open_socket(other_umem, 1) as other:
+        batch = _received(sock, umem, 2, length=80)
+        off = batch.addrs[0]
+        umem.view[off:off + 80] = b"\x42" * 80
+        assert sock.forward(batch, to=other) == 2
+        sent = take_tx(other, 2)
+        assert bytes(other_umem.view[sent[0][0]:sent[0][0] + 80]) == b"\x42" * 80
+        umem.check()
+        other_umem.check()
+
+
+def test_wakeup_only_when_the_kernel_asks(kernel, umem):
+    with open_socket(umem) as sock:
+        assert sock.wakeup() is False
+        sock.pool.fill._flags[0] = 1
+        assert sock.wakeup() is True
+        assert [c for c in kernel.calls if c[0] == "recvfrom"]
