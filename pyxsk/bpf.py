@@ -365,7 +365,7 @@ class Map(_FdObject, collections.abc.MutableMapping):
         return self._decode(next_buf.raw, self.key_size)
 
     def _hints(self):
-        return {errno.E2BIG: "key is beyond max_entries %d" % self.max_entries,
+        return {errno.E2BIG: "the map is full, or the key is beyond max_entries %d" % self.max_entries,
                 errno.ENOSPC: "the map is full (max_entries %d)" % self.max_entries,
                 errno.EEXIST: "the key exists (BPF_NOEXIST)",
                 errno.ENOENT: "no such key (BPF_EXIST)",
@@ -433,6 +433,7 @@ class ArrayMap(Map):
     def _hints(self):
         hints = super()._hints()
         hints[errno.EINVAL] = "array elements cannot be deleted (set them to zero instead)"
+        hints[errno.E2BIG] = "key is beyond max_entries %d" % self.max_entries
         return hints
 
 
@@ -474,6 +475,7 @@ class PerCpuArrayMap(Map):
     def _hints(self):
         hints = super()._hints()
         hints[errno.EINVAL] = "array elements cannot be deleted (set them to zero instead)"
+        hints[errno.E2BIG] = "key is beyond max_entries %d" % self.max_entries
         return hints
 
 
@@ -484,6 +486,11 @@ class HashMap(Map):
 
     def __init__(self, key_size, value_size, max_entries, flags=0, name=None):
         super().__init__(k.BPF_MAP_TYPE_HASH, key_size, value_size, max_entries, flags, name)
+
+    def _hints(self):
+        hints = super()._hints()
+        hints[errno.E2BIG] = "the map is full (max_entries %d)" % self.max_entries
+        return hints
 
 
 class XskMap(Map):
@@ -662,10 +669,11 @@ class Prog(_FdObject):
 
         ``linear_size`` puts only the first ``linear_size`` bytes (0 or more)
         in the linear part the program reads through data/data_end and the
-        rest in a fragment: a multi-buffer frame, which needs a program loaded
-        with BPF_F_XDP_HAS_FRAGS.  That is how a program's bounds checks meet
-        frames shorter than an Ethernet header, which the kernel otherwise
-        never hands to XDP.
+        rest in a fragment, as in a multi-buffer frame (6.18 does this for
+        any XDP program; older kernels refuse, or want the program loaded
+        with BPF_F_XDP_HAS_FRAGS).  That is how a program's bounds checks
+        meet frames shorter than an Ethernet header, which the kernel
+        otherwise never hands to XDP.
         """
         data = bytes(frame)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat < (1 << 32):
@@ -682,8 +690,8 @@ class Prog(_FdObject):
         in_buf = ctypes.create_string_buffer(data, len(data))
         out_size = len(data) + _libc.page_size()      # room for bpf_xdp_adjust_tail growth
         call = "bpf(BPF_PROG_TEST_RUN, %s, %d-byte frame)" % (self._what, len(data))
-        hints = {errno.EINVAL: "frame too long for one page, or linear_size given for a program "
-                               "loaded without BPF_F_XDP_HAS_FRAGS"}
+        hints = {errno.EINVAL: "frame too long for one page, or this kernel does not take "
+                               "linear_size (or wants the program loaded with BPF_F_XDP_HAS_FRAGS)"}
         for _ in range(2):
             out_buf = ctypes.create_string_buffer(out_size)
             attr = k.bpf_attr_test(prog_fd=self.fileno(), data_size_in=len(data), data_size_out=out_size,
