@@ -32,7 +32,6 @@ import collections.abc
 import ctypes
 import enum
 import errno
-import os
 import re
 import sys
 import warnings
@@ -51,7 +50,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.]*$")   # what bpf_obj_name_cpy() accep
 MAX_NAME = k.BPF_OBJ_NAME_LEN - 1                 # room for the NUL
 DEFAULT_LICENSE = "Dual MIT/GPL"   # pyxsk's programs; GPL-compatible, so every helper is allowed
 LOG_START_SIZE = 64 * 1024
-LOG_MAX_SIZE = ((1 << 32) - 1) >> 2  # the kernel refuses log_size above UINT_MAX >> 2
+LOG_MAX_SIZE = ((1 << 32) - 1) >> 8  # kernels before 5.2 refuse log_size above UINT_MAX >> 8
 _U32_SIZE = ctypes.sizeof(ctypes.c_uint32)
 _PERCPU_VALUE_ALIGN = 8              # each CPU's copy of a per-CPU value is 8-byte aligned
 _INT_SIZES = (1, 2, 4, 8)

@@ -69,6 +69,7 @@ IPPROTO = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "sctp": 132}
 PORT_PROTOS = (IPPROTO["tcp"], IPPROTO["udp"])
 ADDR_WORD = 4                           # addresses are compared 32 bits at a time
 STACK_KEY_OFF = -4                      # where the counter key is built on the stack
+COUNTER_SIZE = 8                        # each counter is a u64
 
 _U16_BYTES = 2
 
@@ -90,7 +91,7 @@ class ActionCounters(bpf.PerCpuArrayMap):
     the frames the program passed, and so on.  ``counts()`` sums the CPUs."""
 
     def __init__(self, name=None):
-        super().__init__(max_entries=len(bpf.XdpAction), value_size=8, name=name)
+        super().__init__(max_entries=len(bpf.XdpAction), value_size=COUNTER_SIZE, name=name)
 
     def counts(self):
         """{XdpAction: frames, summed over CPUs}."""

@@ -77,7 +77,8 @@ def test_llvm_decodes_our_bytes_as_intended():
 
 # "      8: 01........ (c5) if r1 s< 0xfffffffb goto pc-3", with a loop's
 # strongly connected component number in front when the insn is in one
-LIVE_LINE = re.compile(r"^\s*(?:\d+\s+)?(\d+): [.0-9]{%d} \(([0-9a-f]{2})\) (.*)$" % (k.MAX_BPF_REG - 1))  # r0..r9 liveness
+LIVE_LINE = re.compile(r"^\s*(?:\d+\s+)?(\d+): [.0-9]{%d} \(([0-9a-f]{2})\) (.*)$"
+                       % (k.MAX_BPF_REG - 1))     # one liveness column per r0..r9
 FILLER = ALU64.MOV.imm(R0, 0)
 PRELUDE = 8                     # room for backward jumps
 
@@ -269,7 +270,8 @@ def test_asm_error_is_a_value_error():
 
 def test_unknown_label_names_the_instruction_index():
     prog = Program([ALU64.MOV.imm(R0, 0), JMP.JEQ.imm(R0, 0, "nowhere"), JMP.EXIT()])
-    with pytest.raises(AsmError, match=r"instruction 1 \(if r0 == 0x0 goto <nowhere>\): unknown label 'nowhere'"):
+    with pytest.raises(AsmError, match=r"instruction 1 \(if r0 == 0x0 goto <nowhere>\): "
+                                       r"unknown label 'nowhere'"):
         prog.assemble()
 
 

@@ -433,3 +433,11 @@ def test_link_argument_errors(veth):
         assert e.value.errno == errno.ENODEV
         with pytest.raises(ConfigError, match="positive ifindex"):
             bpf.link_xdp(prog, 0, k.XDP_FLAGS_SKB_MODE)
+
+
+def test_possible_cpus_reads_ranges_and_lists(tmp_path, monkeypatch):
+    path = tmp_path / "possible"
+    for text, count in (("0\n", 1), ("0-1\n", 2), ("0,2-3,8-15\n", 11)):
+        path.write_text(text)
+        monkeypatch.setattr(bpf, "_POSSIBLE_CPUS", str(path))
+        assert bpf.possible_cpus() == count

@@ -156,7 +156,7 @@ BPF_F_TEST_STATE_FREQ = 1 << 3
 BPF_F_SLEEPABLE = 1 << 4
 BPF_F_XDP_HAS_FRAGS = 1 << 5
 
-# BPF_PROG_LOAD log_level
+# BPF_PROG_LOAD log_level (the kernel defines them in linux/bpf_verifier.h)
 BPF_LOG_LEVEL1 = 1
 BPF_LOG_LEVEL2 = 2
 BPF_LOG_STATS = 4
