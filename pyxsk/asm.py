@@ -726,7 +726,8 @@ def decode(data):
     for slot, code, dst, src, off, imm, imm64 in disasm.iter_raw(data):
         try:
             disasm.format_insn(code, dst, src, off, imm, imm64)
+            insn = Instruction(code, dst, src, off, imm if imm64 is None else imm64)
         except AsmError as e:
             raise AsmError("instruction %d (slot %d): %s" % (len(prog), slot, e))
-        prog.append(Instruction(code, dst, src, off, imm if imm64 is None else imm64))
+        prog.append(insn)
     return prog

@@ -276,7 +276,8 @@ class Map(_FdObject, collections.abc.MutableMapping):
         self._id = None
 
     def _state(self):
-        return " %s max_entries=%d" % (self.name and repr(self.name), self.max_entries)
+        name = " %r" % self.name if self.name else ""
+        return "%s max_entries=%d" % (name, self.max_entries)
 
     # key and value encoding
     def _encode(self, value, size, what):

@@ -98,6 +98,11 @@ def test_decode_names_the_instruction_index():
         decode(data)
 
 
+def test_decode_rejects_registers_beyond_r10():
+    with pytest.raises(AsmError, match=r"instruction 0 \(slot 0\): .*register R0..R10"):
+        decode(bytes.fromhex("b70c000000000000"))      # dst nibble 12
+
+
 def test_unknown_helper_and_pseudo_calls():
     assert disasm.format_insn(0x85, 0, 0, 0, 100000) == "call unknown#100000"
     assert disasm.format_insn(0x85, 0, 1, 0, -3) == "call pc-3"
