@@ -535,6 +535,11 @@ class NetlinkSocket:
     def closed(self):
         return self._fd < 0
 
+    @property
+    def buffer_size(self):
+        """Bytes the receive buffer holds now; it grows to fit the largest datagram seen."""
+        return len(self._buf)
+
     def fileno(self):
         if self._fd < 0:
             raise ValueError("I/O operation on a closed NetlinkSocket")
