@@ -34,12 +34,12 @@ from .uapi import rtnetlink as _rt
 from .uapi import veth as _veth
 
 __all__ = [
-    "Link", "XdpState", "Address",
+    "Link", "XdpState", "Address", "Route",
     "XDP_MODE_FLAGS", "XDP_AUTO_ORDER", "XDP_AUTO_FALLBACK_ERRNOS", "XDP_ATTACHED_MODES",
     "ifindex", "ifname", "get_link", "links",
     "attach_xdp", "detach_xdp", "xdp_flags",
     "add_veth", "delete_link", "set_link", "move_link",
-    "add_address", "addresses", "add_neighbour", "parse_mac", "format_mac",
+    "add_address", "addresses", "add_neighbour", "route_to", "parse_mac", "format_mac",
 ]
 
 # mode name -> the IFLA_XDP_FLAGS bit that selects it
@@ -134,6 +134,26 @@ class Address(NamedTuple):
     flags: int
     scope: int
     label: Optional[str]
+
+
+# RTN_* -> the word ``ip route`` prints
+ROUTE_TYPES = {
+    _rt.RTN_UNSPEC: "none", _rt.RTN_UNICAST: "unicast", _rt.RTN_LOCAL: "local",
+    _rt.RTN_BROADCAST: "broadcast", _rt.RTN_ANYCAST: "anycast", _rt.RTN_MULTICAST: "multicast",
+    _rt.RTN_BLACKHOLE: "blackhole", _rt.RTN_UNREACHABLE: "unreachable",
+    _rt.RTN_PROHIBIT: "prohibit", _rt.RTN_THROW: "throw", _rt.RTN_NAT: "nat",
+    _rt.RTN_XRESOLVE: "xresolve",
+}
+
+
+class Route(NamedTuple):
+    """The kernel's answer to "how would a packet to ``dst`` go" (``ip route
+    get``): ``type`` "local" means this namespace receives it, "unicast"
+    that it leaves through interface ``oif``."""
+    dst: object
+    type: str
+    table: int
+    oif: Optional[int]
 
 
 def format_mac(raw):
@@ -348,6 +368,13 @@ def newneigh_request(index, ip, mac):
                        header, attrs)
 
 
+def getroute_request(ip):
+    """RTM_GETROUTE for one destination address (a /32 or /128 lookup)."""
+    ip = ipaddress.ip_address(ip)
+    header = _rt.rtmsg(rtm_family=_family(ip), rtm_dst_len=ip.max_prefixlen)
+    return _nl.message(_rt.RTM_GETROUTE, _ACK, header, [_nl.attr(_rt.RTA_DST, ip.packed)])
+
+
 # -- lookups ------------------------------------------------------------------
 
 def _where(netns):
@@ -452,17 +479,18 @@ def attach_xdp(link, prog_fd, mode="skb", replace=False, expected_fd=None,
         if mode != "auto":
             _attach_one(sock, index, prog_fd, mode, replace, expected_fd, update_if_noexist, netns)
             return mode
-        refusals = []
+        refusal = None
         for candidate in XDP_AUTO_ORDER:
             try:
                 _attach_one(sock, index, prog_fd, candidate, replace, expected_fd,
                             update_if_noexist, netns)
                 return candidate
             except NetlinkError as e:
-                if e.errno not in XDP_AUTO_FALLBACK_ERRNOS:
-                    raise
-                refusals.append(e)
-        raise refusals[-1] from refusals[0]
+                if candidate == XDP_AUTO_ORDER[-1] or e.errno not in XDP_AUTO_FALLBACK_ERRNOS:
+                    if refusal is None:
+                        raise
+                    raise e from refusal      # say why the earlier mode was refused too
+                refusal = e
 
 
 def detach_xdp(link, mode=None, expected_fd=None, netns=None):
@@ -583,6 +611,19 @@ def addresses(link=None, netns=None):
                            msg.attrs.get("flags", msg.header["ifa_flags"]),
                            msg.header["ifa_scope"], msg.attrs.get("label")))
     return out
+
+
+def route_to(ip, netns=None):
+    """The :class:`Route` a packet to ``ip`` would take.  An address added to
+    an interface receives only once its "local" route exists; for IPv6 the
+    kernel adds it a moment after acknowledging the address (and only once
+    the link has carrier), so this is how to know the address works."""
+    with _nl.NetlinkSocket(netns) as sock:
+        (answer,) = sock.request(getroute_request(ip), "route_to(%s)%s" % (ip, _where(netns)),
+                                 {errno.ENETUNREACH: "no route to %s" % (ip,)})
+    return Route(answer.attrs.get("dst", ipaddress.ip_address(ip)),
+                 ROUTE_TYPES.get(answer.header["rtm_type"], str(answer.header["rtm_type"])),
+                 answer.attrs.get("table", answer.header["rtm_table"]), answer.attrs.get("oif"))
 
 
 def add_neighbour(link, ip, mac, netns=None):

@@ -42,7 +42,7 @@ __all__ = [
     "attr", "nest", "attr_u8", "attr_u16", "attr_u32", "attr_s32", "attr_u64", "attr_str",
     "message", "decode_messages", "decode_attrs", "raise_for_error",
     "u8", "u16", "u32", "s32", "u64", "string", "raw", "ip_address",
-    "LINK_ATTRS", "ADDR_ATTRS", "NEIGH_ATTRS", "ERROR_ATTRS", "MESSAGE_LAYOUTS",
+    "LINK_ATTRS", "ADDR_ATTRS", "NEIGH_ATTRS", "ROUTE_ATTRS", "ERROR_ATTRS", "MESSAGE_LAYOUTS",
     "DEFAULT_TIMEOUT",
 ]
 
@@ -318,6 +318,21 @@ NEIGH_ATTRS = {
     _nd.NDA_PROTOCOL: Attr("protocol", u8),
 }
 
+ROUTE_ATTRS = {
+    _rt.RTA_DST: Attr("dst", ip_address),
+    _rt.RTA_SRC: Attr("src", ip_address),
+    _rt.RTA_IIF: Attr("iif", u32),
+    _rt.RTA_OIF: Attr("oif", u32),
+    _rt.RTA_GATEWAY: Attr("gateway", ip_address),
+    _rt.RTA_PRIORITY: Attr("priority", u32),
+    _rt.RTA_PREFSRC: Attr("prefsrc", ip_address),
+    _rt.RTA_CACHEINFO: Attr("cacheinfo", raw),
+    _rt.RTA_TABLE: Attr("table", u32),
+    _rt.RTA_MARK: Attr("mark", u32),
+    _rt.RTA_PREF: Attr("pref", u8),
+    _rt.RTA_UID: Attr("uid", u32),
+}
+
 ERROR_ATTRS = {
     _nl.NLMSGERR_ATTR_MSG: Attr("msg", string),
     _nl.NLMSGERR_ATTR_OFFS: Attr("offs", u32),
@@ -331,10 +346,12 @@ ERROR_ATTRS = {
 _LINK = (_rt.ifinfomsg, LINK_ATTRS)
 _ADDR = (_ifa.ifaddrmsg, ADDR_ATTRS)
 _NEIGH = (_nd.ndmsg, NEIGH_ATTRS)
+_ROUTE = (_rt.rtmsg, ROUTE_ATTRS)
 MESSAGE_LAYOUTS = {
     _rt.RTM_NEWLINK: _LINK, _rt.RTM_DELLINK: _LINK, _rt.RTM_GETLINK: _LINK, _rt.RTM_SETLINK: _LINK,
     _rt.RTM_NEWADDR: _ADDR, _rt.RTM_DELADDR: _ADDR, _rt.RTM_GETADDR: _ADDR,
     _rt.RTM_NEWNEIGH: _NEIGH, _rt.RTM_DELNEIGH: _NEIGH, _rt.RTM_GETNEIGH: _NEIGH,
+    _rt.RTM_NEWROUTE: _ROUTE, _rt.RTM_DELROUTE: _ROUTE, _rt.RTM_GETROUTE: _ROUTE,
 }
 
 MESSAGE_NAMES = {
@@ -344,7 +361,8 @@ MESSAGE_NAMES = {
     _rt.RTM_GETLINK: "RTM_GETLINK", _rt.RTM_SETLINK: "RTM_SETLINK",
     _rt.RTM_NEWADDR: "RTM_NEWADDR", _rt.RTM_DELADDR: "RTM_DELADDR", _rt.RTM_GETADDR: "RTM_GETADDR",
     _rt.RTM_NEWNEIGH: "RTM_NEWNEIGH", _rt.RTM_DELNEIGH: "RTM_DELNEIGH",
-    _rt.RTM_GETNEIGH: "RTM_GETNEIGH",
+    _rt.RTM_GETNEIGH: "RTM_GETNEIGH", _rt.RTM_NEWROUTE: "RTM_NEWROUTE",
+    _rt.RTM_DELROUTE: "RTM_DELROUTE", _rt.RTM_GETROUTE: "RTM_GETROUTE",
 }
 
 

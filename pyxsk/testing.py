@@ -29,10 +29,12 @@ import errno
 import ipaddress
 import itertools
 import os
+import time
 from typing import NamedTuple, Optional
 
 from . import link as _link
 from . import netns as _netns
+from .uapi import if_ as _if
 
 __all__ = [
     "VethEnd", "VethPair", "CleanupError", "temporary_veth_pair", "unique_name",
@@ -43,6 +45,14 @@ DEFAULT_IPV4 = ("10.211.0.1/24", "10.211.0.2/24")
 DEFAULT_IPV6 = ("fd00:211::1/64", "fd00:211::2/64")
 LOOPBACK = "lo"
 PLUGIN_NAME = "pyxsk.testing.fixtures"
+
+# After the acks, the kernel still finishes bringing a pair up on its own
+# time: the carrier-on event waits in linkwatch (rate-limited to once a second
+# when it is not urgent, as with two ends that both have index 2), IPv6 on a
+# link without carrier is not ready, and an IPv6 address receives only once a
+# worker has added its local route.  The helper waits for all of that.
+READY_TIMEOUT = 5.0          # seconds
+READY_POLL = 0.005           # seconds between checks
 
 _IFNAME_MAX = 15
 _PID_MODULUS = 100000        # keeps names short; the counter keeps them unique
@@ -113,10 +123,39 @@ def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
             for address in (v4, v6):
                 if address is not None:
                     _link.add_neighbour(end.index, address.ip, other.mac, netns=ns)
-    return VethPair(
+    pair = VethPair(
         a=VethEnd(ns_a, end_a.name, end_a.index, end_a.mac, ipv4[0], ipv6[0]),
         b=VethEnd(ns_b, end_b.name, end_b.index, end_b.mac, ipv4[1], ipv6[1]),
         queues=queues, mtu=end_a.mtu)
+    if up:
+        _wait_until_usable(pair)
+    return pair
+
+
+def _not_usable(pair):
+    """What still keeps traffic from flowing, in words; empty when nothing does."""
+    waiting = []
+    for end in pair:
+        if not isinstance(end, VethEnd):
+            continue
+        state = _link.get_link(end.index, netns=end.netns)
+        if state.operstate != "UP" or not state.flags & _if.IFF_RUNNING:
+            waiting.append("%s is %s" % (end.name, state.operstate))
+        for address in (end.ipv4, end.ipv6):
+            if address is not None and _link.route_to(address.ip, netns=end.netns).type != "local":
+                waiting.append("%s does not receive yet" % address.ip)
+    return waiting
+
+
+def _wait_until_usable(pair):
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        waiting = _not_usable(pair)
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError("veth pair not usable after %g s: %s" % (READY_TIMEOUT, "; ".join(waiting)))
+        time.sleep(READY_POLL)
 
 
 def _ignore_missing(func, *args, **kwargs):
@@ -171,10 +210,11 @@ def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6
     ``queues``: tx and rx queues on both ends (native XDP on a veth needs rx
     queues >= the peer's tx queues).  ``mtu``: both ends (None: the kernel's
     1500).  ``ipv4``/``ipv6``: the (a, b) addresses with prefix, or None for
-    none.  ``up``: links (and loopback) up.  ``neighbours``: permanent
-    neighbour entries for the peer's addresses.  Everything is removed on
-    exit, also when the body raised; :class:`CleanupError` if anything
-    could not be.
+    none.  ``up``: links (and loopback) up, and wait (at most
+    :data:`READY_TIMEOUT`) until both ends are operationally up and every
+    address receives.  ``neighbours``: permanent neighbour entries for the
+    peer's addresses.  Everything is removed on exit, also when the body
+    raised; :class:`CleanupError` if anything could not be.
     """
     v4, v6 = _pair_of(ipv4, "ipv4"), _pair_of(ipv6, "ipv6")
     namespaces = (unique_name("na"), unique_name("nb"))

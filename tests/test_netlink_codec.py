@@ -83,6 +83,10 @@ GOLDEN = {
         "02 00 0000 02000000 8000 00 00",         # ndmsg: AF_INET, ifindex 2, NUD_PERMANENT
         "0800 0100 0a000002",                     # NDA_DST 10.0.0.2
         "0a00 0200 020000000002 0000"), "ack"),   # NDA_LLADDR
+    "getroute": (lambda: link.getroute_request("10.0.0.1"), golden(
+        "24000000 1a00 0500 00000000 00000000",   # 36, RTM_GETROUTE, REQUEST|ACK
+        "02 20 00 00 00 00 00 00 00000000",       # rtmsg: AF_INET, dst_len 32, the rest 0
+        "0800 0100 0a000001"), "ack"),            # RTA_DST 10.0.0.1
     "getaddr_dump": (lambda: link.getaddr_dump_request(), golden(
         "18000000 1600 0103 00000000 00000000",   # 24, RTM_GETADDR, REQUEST|ROOT|MATCH (dump)
         "00 00 00 00 00000000"), "dump"),
@@ -121,7 +125,7 @@ GOLDEN = {
         "0900 0300 70786730 00 000000"), "ack"),  # IFLA_IFNAME "pxg0\0"
 }
 KERNEL_ORDER = ["veth", "getlink_by_name", "getlink_by_index", "setlink", "newaddr_v4",
-                "newaddr_v6", "newneigh", "getaddr_dump", "getlink_dump", "xdp_attach",
+                "newaddr_v6", "newneigh", "getroute", "getaddr_dump", "getlink_dump", "xdp_attach",
                 "xdp_replace", "xdp_detach", "move", "dellink"]
 
 
@@ -166,6 +170,8 @@ def test_kernel_accepts_every_golden_request(no_leaks):
                     found = sock.request(msg, name)[0]
                     assert found.header["ifi_index"] == MAIN_INDEX
                     assert found.attrs["num_rx_queues"] == 2
+                if name == "getroute":
+                    assert sock.request(msg, name)[0].header["rtm_type"] == rt.RTN_LOCAL
                 if name == "xdp_attach":
                     assert link.get_link(MAIN_INDEX, first).xdp.skb_prog_id == prog_id
             assert [lk.name for lk in link.links(first)] == ["lo"]

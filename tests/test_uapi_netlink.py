@@ -29,7 +29,7 @@ MODULES = {
 
 STRUCTS = {
     netlink: ["sockaddr_nl", "nlmsghdr", "nlmsgerr", "nlattr"],
-    rtnetlink: ["ifinfomsg"],
+    rtnetlink: ["ifinfomsg", "rtmsg"],
     if_addr: ["ifaddrmsg", "ifa_cacheinfo"],
     neighbour: ["ndmsg"],
 }
