@@ -51,7 +51,9 @@ RECV_BUFFER_START = 32768       # the kernel sends dump datagrams of up to 32 Ki
 DUMP_ATTEMPTS = 3               # a dump interrupted by a change (NLM_F_DUMP_INTR) is retried
 
 _NLA_LEN_MAX = 0xFFFF           # nla_len is a u16
-_TYPE_MAX = 0xFFFF
+_TYPE_MAX = 0xFFFF              # so is nla_type
+_SEQ_MASK = 0xFFFFFFFF          # nlmsg_seq is a u32 and wraps
+_CLOSED = -1
 
 DEFAULT_HINTS = {
     errno.EPERM: "needs CAP_NET_ADMIN in the network namespace's owning user namespace",
@@ -535,7 +537,7 @@ class NetlinkSocket:
     """
 
     def __init__(self, netns=None, timeout=DEFAULT_TIMEOUT):
-        self._fd = -1
+        self._fd = _CLOSED
         self.netns = netns
         self.timeout = timeout
         if netns is None:
@@ -544,7 +546,7 @@ class NetlinkSocket:
             with _netns.entered(netns):
                 fd = _open_socket()
         self._fd = fd
-        self._seq = int(time.time()) & 0xFFFFFFFF
+        self._seq = int(time.time()) & _SEQ_MASK     # as iproute2 does: differs from run to run
         self._buf = ctypes.create_string_buffer(RECV_BUFFER_START)
 
     # -- lifetime
@@ -564,7 +566,7 @@ class NetlinkSocket:
         return self._fd
 
     def close(self):
-        fd, self._fd = self._fd, -1
+        fd, self._fd = self._fd, _CLOSED
         if fd >= 0:
             _libc.close(fd, call="close(netlink socket)")
 
@@ -575,7 +577,7 @@ class NetlinkSocket:
         self.close()
 
     def __del__(self):
-        if getattr(self, "_fd", -1) >= 0:
+        if getattr(self, "_fd", _CLOSED) >= 0:       # __init__ may have failed before it was set
             try:
                 self.close()
             except OSError:
@@ -639,7 +641,7 @@ class NetlinkSocket:
         if head.nlmsg_len != len(msg):
             raise ConfigError("%s: nlmsg_len says %d bytes, the message has %d"
                               % (call, head.nlmsg_len, len(msg)))
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._seq = (self._seq + 1) & _SEQ_MASK
         head.nlmsg_seq = self._seq
         head.nlmsg_flags |= flags
         data = bytes(head) + msg[_nl.NLMSG_HDRLEN:]

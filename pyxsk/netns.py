@@ -36,14 +36,16 @@ def _ensure_run_dir():
     """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
     os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
     try:
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                    call="mount(--make-rshared /run/netns)")
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
         # not a mount point yet: bind it onto itself, then make it shared
         _libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC,
                     call="mount(--bind /run/netns)")
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                    call="mount(--make-rshared /run/netns)")
 
 
 def _target_path(netns):

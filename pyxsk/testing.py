@@ -135,9 +135,7 @@ def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
 def _not_usable(pair):
     """What still keeps traffic from flowing, in words; empty when nothing does."""
     waiting = []
-    for end in pair:
-        if not isinstance(end, VethEnd):
-            continue
+    for end in (pair.a, pair.b):
         state = _link.get_link(end.index, netns=end.netns)
         if state.operstate != "UP" or not state.flags & _if.IFF_RUNNING:
             waiting.append("%s is %s" % (end.name, state.operstate))

@@ -191,7 +191,7 @@ def assert_detached(end):
 
 @pytest.mark.root
 @pytest.mark.parametrize("mode", ["skb", "drv"])
-def test_attach_detach_cycles(make_veth_pair, mode):
+def test_attach_detach_cycles(make_veth_pair, mode, no_leaks):
     pair = make_veth_pair(queues=2)
     end = pair.b
     with xdp_pass_program() as (fd, prog_id):
@@ -207,7 +207,7 @@ def test_attach_detach_cycles(make_veth_pair, mode):
 
 
 @pytest.mark.root
-def test_replace_swaps_only_the_expected_program(veth_pair):
+def test_replace_swaps_only_the_expected_program(veth_pair, no_leaks):
     end = veth_pair.a
     with xdp_pass_program() as (old_fd, old_id), xdp_pass_program() as (new_fd, new_id):
         link.attach_xdp(end.name, old_fd, "skb", netns=end.netns)

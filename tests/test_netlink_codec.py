@@ -251,7 +251,7 @@ def test_link_requests_reject_bad_input_before_sending():
 NEWLINK_ANSWER = golden(
     "68000000 1000 0200 07000000 d2040000",   # 104, RTM_NEWLINK, NLM_F_MULTI, seq 7, pid 1234
     "00 00 0100 05000000 43100100 00000000",  # ARPHRD_ETHER, index 5, flags UP|BROADCAST|MULTICAST|LOWER_UP
-    "0800 0300 76657468",                     # IFLA_IFNAME "veth" (no NUL: the string ends with the attribute)
+    "0800 0300 76657468",                     # IFLA_IFNAME "veth" (no NUL: ends with the attribute)
     "0800 0400 dc050000",                     # IFLA_MTU 1500
     "1c00 2b80",                              # IFLA_XDP nested, 28 bytes
     "0500 0200 02 000000",                    # .. IFLA_XDP_ATTACHED XDP_ATTACHED_SKB
