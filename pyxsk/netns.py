@@ -5,7 +5,12 @@ A named namespace is a bind mount of a namespace file on /run/netns/NAME, so
 ones ``ip netns add`` made.  Entering one changes only the calling thread
 (setns(2) on a network namespace is per thread); sockets keep the namespace
 they were created in, so the usual pattern is: enter, create the socket,
-leave.
+leave (:class:`pyxsk.netlink.NetlinkSocket` takes ``netns=`` and does that).
+
+Wherever a namespace is expected, pyxsk accepts its name (under
+/run/netns), a path to a namespace file (``/proc/PID/ns/net``) or an open
+file descriptor of one.  An anonymous namespace (:func:`create_anonymous`)
+has no name: it lives as long as its fd (or something inside it) does.
 """
 
 import contextlib
@@ -31,14 +36,38 @@ def _ensure_run_dir():
     """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
     os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
     try:
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                    call="mount(--make-rshared /run/netns)")
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
         # not a mount point yet: bind it onto itself, then make it shared
         _libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC,
                     call="mount(--bind /run/netns)")
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC, call="mount(--make-rshared /run/netns)")
+        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                    call="mount(--make-rshared /run/netns)")
+
+
+def _target_path(netns):
+    """The file to open for ``netns``: a name, a path, or None for an fd."""
+    if isinstance(netns, int) and not isinstance(netns, bool):
+        return None
+    if isinstance(netns, str) and netns.startswith("/"):
+        return netns
+    return _path(netns)
+
+
+def open_fd(netns):
+    """A new O_CLOEXEC file descriptor of namespace ``netns`` (name, path or
+    fd); the caller closes it.  The kernel wants such an fd in IFLA_NET_NS_FD
+    to move a link, and in setns(2)."""
+    path = _target_path(netns)
+    if path is None:
+        return os.dup(netns)
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise FileNotFoundError(errno.ENOENT, "no network namespace %r" % (netns,), path) from None
 
 
 def exists(name):
@@ -75,6 +104,22 @@ def create(name):
         os.close(own)
 
 
+def create_anonymous():
+    """A new network namespace with no name; returns an fd of it (close it
+    when done: the namespace dies with its last reference).  Only the calling
+    thread passes through it, and only for the duration of this call."""
+    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
+                      hints={errno.EPERM: "creating a network namespace needs CAP_SYS_ADMIN"})
+        try:
+            return os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+        finally:
+            _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
+    finally:
+        os.close(own)
+
+
 def delete(name):
     """Remove the named namespace (it dies with its last user)."""
     path = _path(name)
@@ -84,19 +129,18 @@ def delete(name):
 
 
 @contextlib.contextmanager
-def entered(name):
-    """Run the ``with`` body in network namespace ``name`` (this thread only).
+def entered(netns):
+    """Run the ``with`` body in network namespace ``netns`` (this thread only).
 
-    ``name`` may be a namespace name or a path to a namespace file
-    (``/proc/PID/ns/net``).  The original namespace is restored on exit, also
-    when the body raises.
+    ``netns`` may be a namespace name, a path to a namespace file
+    (``/proc/PID/ns/net``) or an open namespace fd (which stays open).  The
+    original namespace is restored on exit, also when the body raises.
     """
-    path = name if name.startswith("/") else _path(name)
-    target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    target = open_fd(netns)
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _libc.setns(target, _libc.CLONE_NEWNET, call="setns(%s)" % path,
-                    hints={errno.EINVAL: "%s is not a network namespace" % path,
+        _libc.setns(target, _libc.CLONE_NEWNET, call="setns(%s)" % (netns,),
+                    hints={errno.EINVAL: "%s is not a network namespace" % (netns,),
                            errno.EPERM: "entering a namespace needs CAP_SYS_ADMIN"})
         try:
             yield
@@ -105,3 +149,10 @@ def entered(name):
     finally:
         os.close(target)
         os.close(own)
+
+
+def run_in(netns, func, *args, **kwargs):
+    """``func(*args, **kwargs)`` called inside ``netns`` (this thread), its
+    result returned.  Sockets it creates stay in that namespace."""
+    with entered(netns):
+        return func(*args, **kwargs)

@@ -1,0 +1,264 @@
+"""Test helpers: a veth pair across two fresh network namespaces, and pytest fixtures.
+
+:func:`temporary_veth_pair` creates two named namespaces (``ip netns`` sees
+them), one veth end in each, with the queue count, MTU, IPv4/IPv6 addresses
+(IPv6 without duplicate address detection, so usable at once), links up and
+permanent neighbour entries (traffic flows without ARP or neighbour
+discovery).  On exit it deletes the veth and both namespaces, also when the
+body raised, then checks that none of them is left.
+
+The fixtures ``veth_pair`` and ``make_veth_pair`` wrap it.  To use them::
+
+    # conftest.py
+    pytest_plugins = ["pyxsk.testing"]
+
+    # test_something.py
+    def test_udp(veth_pair):
+        a, b = veth_pair.a, veth_pair.b        # VethEnd: netns, name, index, mac, ipv4, ipv6
+
+    def test_native_xdp(make_veth_pair):
+        pair = make_veth_pair(queues=2, mtu=1500)
+
+pytest is imported only when pytest loads this module as a plugin, so
+``import pyxsk.testing`` works without it.  Creating namespaces needs root
+(CAP_SYS_ADMIN and CAP_NET_ADMIN); the fixtures skip the test elsewhere.
+"""
+
+import contextlib
+import errno
+import ipaddress
+import itertools
+import os
+import time
+from typing import NamedTuple, Optional
+
+from . import link as _link
+from . import netns as _netns
+from .uapi import if_ as _if
+
+__all__ = [
+    "VethEnd", "VethPair", "CleanupError", "temporary_veth_pair", "unique_name",
+    "DEFAULT_IPV4", "DEFAULT_IPV6",
+]
+
+DEFAULT_IPV4 = ("10.211.0.1/24", "10.211.0.2/24")
+DEFAULT_IPV6 = ("fd00:211::1/64", "fd00:211::2/64")
+LOOPBACK = "lo"
+PLUGIN_NAME = "pyxsk.testing.fixtures"
+
+# After the acks, the kernel still finishes bringing a pair up on its own
+# time: the carrier-on event waits in linkwatch (rate-limited to once a second
+# when it is not urgent, as with two ends that both have index 2), IPv6 on a
+# link without carrier is not ready, and an IPv6 address receives only once a
+# worker has added its local route.  The helper waits for all of that.
+READY_TIMEOUT = 5.0          # seconds
+READY_POLL = 0.005           # seconds between checks
+
+_IFNAME_MAX = 15
+_PID_MODULUS = 100000        # keeps names short; the counter keeps them unique
+_counter = itertools.count(1)
+
+
+class CleanupError(RuntimeError):
+    """Something a helper made could not be removed, or is still there after."""
+
+
+class VethEnd(NamedTuple):
+    """One end of a :class:`VethPair`: its namespace (name, for ``netns=``
+    and ``ip -n``), interface name, index, MAC, and addresses
+    (``ipaddress`` interfaces, or None)."""
+    netns: str
+    name: str
+    index: int
+    mac: str
+    ipv4: Optional[ipaddress.IPv4Interface]
+    ipv6: Optional[ipaddress.IPv6Interface]
+
+
+class VethPair(NamedTuple):
+    """A veth pair across two namespaces: end ``a`` and end ``b``, each
+    with ``queues`` tx and rx queues, and their MTU."""
+    a: VethEnd
+    b: VethEnd
+    queues: int
+    mtu: int
+
+
+def unique_name(tag):
+    """A name no other test, worker or run uses at the same time: "pxt",
+    the pid, ``tag``, a counter; short enough for an interface (15 bytes)."""
+    name = "pxt%d%s%d" % (os.getpid() % _PID_MODULUS, tag, next(_counter))
+    if len(name) > _IFNAME_MAX:
+        raise ValueError("unique name %r is longer than %d bytes: use a shorter tag" % (name, _IFNAME_MAX))
+    return name
+
+
+def _pair_of(value, what):
+    if value is None:
+        return None, None
+    if len(value) != 2:
+        raise ValueError("%s wants two addresses (end a, end b), got %r" % (what, value))
+    return tuple(ipaddress.ip_interface(v) for v in value)
+
+
+def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
+    ns_a, ns_b = namespaces
+    for ns in namespaces:
+        _netns.create(ns)
+        created["netns"].append(ns)
+    end_a, end_b = _link.add_veth(names[0], names[1], queues=queues, mtu=mtu,
+                                  peer_netns=ns_b, netns=ns_a)
+    created["links"].append((ns_a, names[0]))
+    ends = ((ns_a, end_a, ipv4[0], ipv6[0]), (ns_b, end_b, ipv4[1], ipv6[1]))
+    if up:
+        for ns, end, _v4, _v6 in ends:
+            _link.set_link(LOOPBACK, up=True, netns=ns)
+            _link.set_link(end.index, up=True, netns=ns)
+    for ns, end, v4, v6 in ends:
+        for address in (v4, v6):
+            if address is not None:
+                _link.add_address(end.index, address, nodad=True, netns=ns)
+    if neighbours:
+        for (ns, end, _v4, _v6), (_ns, other, v4, v6) in zip(ends, reversed(ends)):
+            for address in (v4, v6):
+                if address is not None:
+                    _link.add_neighbour(end.index, address.ip, other.mac, netns=ns)
+    pair = VethPair(
+        a=VethEnd(ns_a, end_a.name, end_a.index, end_a.mac, ipv4[0], ipv6[0]),
+        b=VethEnd(ns_b, end_b.name, end_b.index, end_b.mac, ipv4[1], ipv6[1]),
+        queues=queues, mtu=end_a.mtu)
+    if up:
+        _wait_until_usable(pair)
+    return pair
+
+
+def _not_usable(pair):
+    """What still keeps traffic from flowing, in words; empty when nothing does."""
+    waiting = []
+    for end in (pair.a, pair.b):
+        state = _link.get_link(end.index, netns=end.netns)
+        if state.operstate != "UP" or not state.flags & _if.IFF_RUNNING:
+            waiting.append("%s is %s" % (end.name, state.operstate))
+        for address in (end.ipv4, end.ipv6):
+            if address is not None and _link.route_to(address.ip, netns=end.netns).type != "local":
+                waiting.append("%s does not receive yet" % address.ip)
+    return waiting
+
+
+def _wait_until_usable(pair):
+    deadline = time.monotonic() + READY_TIMEOUT
+    while True:
+        waiting = _not_usable(pair)
+        if not waiting:
+            return
+        if time.monotonic() >= deadline:
+            raise TimeoutError("veth pair not usable after %g s: %s" % (READY_TIMEOUT, "; ".join(waiting)))
+        time.sleep(READY_POLL)
+
+
+def _ignore_missing(func, *args, **kwargs):
+    """Run a removal; a thing already gone (ENODEV, ENOENT) is not an error."""
+    try:
+        func(*args, **kwargs)
+    except OSError as e:
+        if e.errno not in (errno.ENODEV, errno.ENOENT):
+            raise
+
+
+def _teardown(created, names):
+    """Delete what ``created`` lists, then check nothing with our names is left."""
+    problems = []
+    root_names = {link.name for link in _link.links()}
+    for name in names:
+        if name in root_names:       # the test moved an end into our own namespace
+            created["links"].append((None, name))
+    for ns, name in created["links"]:
+        if ns is not None and not _netns.exists(ns):
+            continue
+        try:
+            _ignore_missing(_link.delete_link, name, netns=ns)
+        except OSError as e:
+            problems.append("veth %s: %s" % (name, e))
+    for ns in created["netns"]:
+        for name in names:
+            try:
+                left = _link.get_link(name, netns=ns)
+            except OSError:
+                continue              # gone (ENODEV), or the namespace is
+            problems.append("link %s (index %d) still in netns %s" % (name, left.index, ns))
+        try:
+            _ignore_missing(_netns.delete, ns)
+        except OSError as e:
+            problems.append("netns %s: %s" % (ns, e))
+    left_ns = [ns for ns in created["netns"] if _netns.exists(ns)]
+    if left_ns:
+        problems.append("namespaces still present: %s" % ", ".join(left_ns))
+    left_links = sorted(set(names) & {link.name for link in _link.links()})
+    if left_links:
+        problems.append("links still present in this namespace: %s" % ", ".join(left_links))
+    if problems:
+        raise CleanupError("veth pair cleanup: " + "; ".join(problems))
+
+
+@contextlib.contextmanager
+def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6, up=True,
+                        neighbours=True):
+    """Yield a :class:`VethPair`: two new namespaces, one veth end in each.
+
+    ``queues``: tx and rx queues on both ends (native XDP on a veth needs rx
+    queues >= the peer's tx queues).  ``mtu``: both ends (None: the kernel's
+    1500).  ``ipv4``/``ipv6``: the (a, b) addresses with prefix, or None for
+    none.  ``up``: links (and loopback) up, and wait (at most
+    :data:`READY_TIMEOUT`) until both ends are operationally up and every
+    address receives.  ``neighbours``: permanent neighbour entries for the
+    peer's addresses.  Everything is removed on exit, also when the body
+    raised; :class:`CleanupError` if anything could not be.
+    """
+    v4, v6 = _pair_of(ipv4, "ipv4"), _pair_of(ipv6, "ipv6")
+    namespaces = (unique_name("na"), unique_name("nb"))
+    names = (unique_name("va"), unique_name("vb"))
+    created = {"netns": [], "links": []}
+    try:
+        yield _build(namespaces, names, created, queues, mtu, v4, v6, up, neighbours)
+    finally:
+        _teardown(created, names)
+
+
+# -- pytest plugin ------------------------------------------------------------
+
+def _require_root(pytest):
+    if os.geteuid() != 0:
+        pytest.skip("veth pairs in network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
+
+
+def _fixture_plugin(pytest):
+    """The fixtures, built once pytest is there to decorate them."""
+
+    class Fixtures:
+        @pytest.fixture
+        def veth_pair(self):
+            """A :class:`VethPair` with the defaults of :func:`temporary_veth_pair`."""
+            _require_root(pytest)
+            with temporary_veth_pair() as pair:
+                yield pair
+
+        @pytest.fixture
+        def make_veth_pair(self):
+            """A factory: ``make_veth_pair(**options)`` returns a new
+            :class:`VethPair` (options of :func:`temporary_veth_pair`); all of
+            them are removed after the test."""
+            _require_root(pytest)
+            with contextlib.ExitStack() as stack:
+                def make(**options):
+                    return stack.enter_context(temporary_veth_pair(**options))
+                yield make
+
+    return Fixtures()
+
+
+def pytest_configure(config):
+    """Hook: register the fixtures when pytest loads this module as a
+    plugin (``pytest_plugins = ["pyxsk.testing"]`` or ``-p pyxsk.testing``)."""
+    import pytest
+    if not config.pluginmanager.has_plugin(PLUGIN_NAME):
+        config.pluginmanager.register(_fixture_plugin(pytest), PLUGIN_NAME)
