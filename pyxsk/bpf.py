@@ -39,6 +39,7 @@ import warnings
 from . import _libc, asm
 from .errors import ConfigError, VerifierError, syscall_error
 from .uapi import bpf as k
+from .uapi import if_link as _ifla
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link",
@@ -722,7 +723,7 @@ def _ifindex(interface):
     return interface
 
 
-_MODE_NAMES = {k.XDP_FLAGS_SKB_MODE: "skb", k.XDP_FLAGS_DRV_MODE: "drv", k.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
+_MODE_NAMES = {_ifla.XDP_FLAGS_SKB_MODE: "skb", _ifla.XDP_FLAGS_DRV_MODE: "drv", _ifla.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
 
 
 def link_xdp(prog, interface, flags):
@@ -734,7 +735,7 @@ def link_xdp(prog, interface, flags):
     picks native).  Closing the link detaches the program; a link cannot
     replace a program attached through netlink (EBUSY/EEXIST).
     """
-    if flags & ~k.XDP_FLAGS_MODES or flags not in _MODE_NAMES:
+    if flags & ~_ifla.XDP_FLAGS_MODES or flags not in _MODE_NAMES:
         raise ConfigError("XDP link flags must be one of XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE, "
                           "XDP_FLAGS_HW_MODE or 0, not %#x" % flags)
     ifindex = _ifindex(interface)
@@ -754,7 +755,7 @@ def link_xdp(prog, interface, flags):
         errno.ERANGE: "the MTU is too large for native XDP on this device",
     }
     fd = _sys_bpf(k.BPF_LINK_CREATE, attr, call, hints)
-    return Link(fd, ifindex)
+    return Link(fd, ifindex, _MODE_NAMES[flags])
 
 
 class Link(_FdObject):
@@ -768,9 +769,10 @@ class Link(_FdObject):
 
     _what = "XDP link"
 
-    def __init__(self, fd, ifindex=None):
+    def __init__(self, fd, ifindex=None, mode=None):
         super().__init__(fd)
         self._requested_ifindex = ifindex
+        self.mode = mode     # "skb", "drv", "hw", or "auto" (the kernel chose)
 
     def info(self):
         raw = _info(self.fileno(), k.bpf_link_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % self._what)

@@ -18,10 +18,12 @@ native on veth, and a later detach in the other mode silently does nothing.
 
 import errno
 import ipaddress
+from contextlib import nullcontext as _nullcontext
 import os
 from typing import NamedTuple, Optional
 
 from . import _libc
+from . import bpf as _bpf
 from . import netlink as _nl
 from . import netns as _netns
 from .errors import ConfigError, NetlinkError, syscall_error
@@ -457,7 +459,7 @@ def _attach_one(sock, index, prog_fd, mode, replace, expected_fd, update_if_noex
 
 
 def attach_xdp(link, prog_fd, mode="skb", replace=False, expected_fd=None,
-               update_if_noexist=False, netns=None):
+               update_if_noexist=False, netns=None, bpf_link=False):
     """Attach XDP program ``prog_fd`` to ``link`` in ``mode``; return the
     mode used (``"auto"`` tries :data:`XDP_AUTO_ORDER`).
 
@@ -466,7 +468,18 @@ def attach_xdp(link, prog_fd, mode="skb", replace=False, expected_fd=None,
     ``replace=True`` with ``expected_fd``: swap atomically, and only if the
     attached program is ``expected_fd``'s (-1: only if none is); the kernel
     refuses with EEXIST otherwise.
+
+    ``bpf_link=True`` attaches through BPF_LINK_CREATE (Linux 5.9) instead of
+    netlink and returns the :class:`pyxsk.bpf.Link` that holds the program
+    (its ``mode`` says which mode it got): the program comes off when the
+    link is closed or the process dies, and nothing attached by netlink can
+    displace it.  Swap its program with ``Link.update``.
     """
+    if bpf_link:
+        if replace or expected_fd is not None or update_if_noexist:
+            raise ConfigError("replace, expected_fd and update_if_noexist are netlink options: "
+                              "a bpf_link never displaces a program, use Link.update to swap")
+        return _attach_bpf_link(link, prog_fd, mode, netns)
     if replace and expected_fd is None:
         raise ConfigError("replace=True needs expected_fd: the program to be replaced (-1: none)")
     if expected_fd is not None and not replace:
@@ -491,6 +504,26 @@ def attach_xdp(link, prog_fd, mode="skb", replace=False, expected_fd=None,
                         raise
                     raise e from refusal      # say why the earlier mode was refused too
                 refusal = e
+
+
+def _attach_bpf_link(link, prog_fd, mode, netns):
+    """BPF_LINK_CREATE in ``mode`` (``"auto"``: as netlink's auto order), in ``netns``."""
+    if mode != "auto":
+        xdp_flags(mode)
+    with _nl.NetlinkSocket(netns) as sock:
+        index = _index(sock, link, netns)
+    candidates = XDP_AUTO_ORDER if mode == "auto" else (mode,)
+    refusal = None
+    for candidate in candidates:
+        try:
+            with _netns.entered(netns) if netns is not None else _nullcontext():
+                return _bpf.link_xdp(prog_fd, index, XDP_MODE_FLAGS[candidate])
+        except OSError as e:
+            if candidate == candidates[-1] or e.errno not in XDP_AUTO_FALLBACK_ERRNOS:
+                if refusal is None:
+                    raise
+                raise e from refusal
+            refusal = e
 
 
 def detach_xdp(link, mode=None, expected_fd=None, netns=None):

@@ -19,6 +19,8 @@ sys.path.insert(0, os.path.dirname(HERE))   # run from a plain copy: tests impor
 from pyxsk import _libc  # noqa: E402
 from pyxsk.uapi import if_xdp  # noqa: E402
 
+pytest_plugins = ["pyxsk.testing"]     # veth_pair, make_veth_pair
+
 _counter = itertools.count(1)
 
 
@@ -111,50 +113,3 @@ def no_leaks():
     assert socket_mappings() <= rings_before, "ring mappings leaked: %d before, %d after" % (
         rings_before, socket_mappings())
 
-
-# -- a veth pair across two namespaces (interim: iproute2 until pyxsk.testing) --
-
-import collections  # noqa: E402
-import subprocess  # noqa: E402
-
-from pyxsk import netns  # noqa: E402
-
-VethPair = collections.namedtuple("VethPair", "ns_a ns_b a b mac_a mac_b")
-
-
-def _ip(*args):
-    subprocess.run(("ip",) + args, check=True, capture_output=True)
-
-
-@pytest.fixture
-def make_veth():
-    """Factory: make_veth(queues=1) -> VethPair, everything removed afterwards."""
-    made = []
-
-    def make(queues=1):
-        tag = unique_name("v", width=13)
-        pair = VethPair("pyxsk-%sa" % tag, "pyxsk-%sb" % tag, tag + "a", tag + "b",
-                        "02:00:00:%02x:%02x:01" % (len(made), os.getpid() % 256),
-                        "02:00:00:%02x:%02x:02" % (len(made), os.getpid() % 256))
-        for ns in (pair.ns_a, pair.ns_b):
-            netns.create(ns)
-            made.append(ns)
-        q = str(queues)
-        _ip("link", "add", pair.a, "netns", pair.ns_a, "numtxqueues", q, "numrxqueues", q,
-            "address", pair.mac_a, "type", "veth", "peer", "name", pair.b, "netns", pair.ns_b,
-            "numtxqueues", q, "numrxqueues", q, "address", pair.mac_b)
-        for ns, dev in ((pair.ns_a, pair.a), (pair.ns_b, pair.b)):
-            _ip("netns", "exec", ns, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1")
-            _ip("-n", ns, "link", "set", dev, "up")
-        return pair
-
-    yield make
-    for ns in made:
-        netns.delete(ns)
-    left = [ns for ns in made if netns.exists(ns)]
-    assert not left, "namespaces left behind: %s" % left
-
-
-@pytest.fixture
-def veth(make_veth):
-    return make_veth()

@@ -14,6 +14,7 @@ from pyxsk import _libc, bpf, netns, programs
 from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
 from pyxsk.errors import AsmError, ConfigError, SyscallError, VerifierError
 from pyxsk.uapi import bpf as k
+from pyxsk.uapi import if_link as ifla
 from pyxsk.uapi import if_xdp
 
 pytestmark = pytest.mark.root
@@ -382,8 +383,8 @@ def xdp_state(ns, dev):
     return out
 
 
-@pytest.mark.parametrize("flags,word", [(k.XDP_FLAGS_SKB_MODE, "xdpgeneric"),
-                                        (k.XDP_FLAGS_DRV_MODE, "xdp ")])
+@pytest.mark.parametrize("flags,word", [(ifla.XDP_FLAGS_SKB_MODE, "xdpgeneric"),
+                                        (ifla.XDP_FLAGS_DRV_MODE, "xdp ")])
 def test_link_attaches_and_close_detaches(veth, flags, word):
     ns, dev, _peer = veth
     with bpf.load(RETURN_PASS, name="pyxsk_link") as prog, netns.entered(ns):
@@ -408,9 +409,9 @@ def test_link_update_detach_and_conflicts(veth):
     ns, dev, _peer = veth
     with bpf.load(RETURN_PASS) as one, bpf.load([ALU64.MOV.imm(R0, k.XDP_DROP), JMP.EXIT()]) as two, \
             netns.entered(ns):
-        with bpf.link_xdp(one, dev, k.XDP_FLAGS_SKB_MODE) as link:
+        with bpf.link_xdp(one, dev, ifla.XDP_FLAGS_SKB_MODE) as link:
             with pytest.raises(SyscallError, match="already attached") as e:
-                bpf.link_xdp(two, dev, k.XDP_FLAGS_SKB_MODE)
+                bpf.link_xdp(two, dev, ifla.XDP_FLAGS_SKB_MODE)
             assert e.value.errno == errno.EBUSY
             link.update(two)
             assert link.prog_id == two.id
@@ -425,14 +426,14 @@ def test_link_argument_errors(veth):
     ns, dev, _peer = veth
     with bpf.load(RETURN_PASS) as prog, netns.entered(ns):
         with pytest.raises(ConfigError, match="one of XDP_FLAGS_SKB_MODE"):
-            bpf.link_xdp(prog, dev, k.XDP_FLAGS_SKB_MODE | k.XDP_FLAGS_DRV_MODE)
+            bpf.link_xdp(prog, dev, ifla.XDP_FLAGS_SKB_MODE | ifla.XDP_FLAGS_DRV_MODE)
         with pytest.raises(ConfigError, match="one of"):
-            bpf.link_xdp(prog, dev, k.XDP_FLAGS_UPDATE_IF_NOEXIST)
+            bpf.link_xdp(prog, dev, ifla.XDP_FLAGS_UPDATE_IF_NOEXIST)
         with pytest.raises(SyscallError, match="no such interface") as e:
-            bpf.link_xdp(prog, "pyxsk_none0", k.XDP_FLAGS_SKB_MODE)
+            bpf.link_xdp(prog, "pyxsk_none0", ifla.XDP_FLAGS_SKB_MODE)
         assert e.value.errno == errno.ENODEV
         with pytest.raises(ConfigError, match="positive ifindex"):
-            bpf.link_xdp(prog, 0, k.XDP_FLAGS_SKB_MODE)
+            bpf.link_xdp(prog, 0, ifla.XDP_FLAGS_SKB_MODE)
 
 
 def test_possible_cpus_reads_ranges_and_lists(tmp_path, monkeypatch):

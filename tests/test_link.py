@@ -20,7 +20,6 @@ from pyxsk.errors import ConfigError, NetlinkError
 from pyxsk.uapi import if_ as iff
 from pyxsk.uapi import if_link as ifla
 
-pytest_plugins = ["pyxsk.testing"]
 
 # the flag words ``ip link`` prints, and their bits (RUNNING is never printed;
 # NO-CARRIER means UP without RUNNING)
@@ -430,3 +429,27 @@ def test_route_to_matches_ip_route_get(veth_pair):
     with pytest.raises(NetlinkError) as caught:
         link.route_to("192.0.2.1", netns=a.netns)          # no default route in there
     assert caught.value.errno == errno.ENETUNREACH
+
+
+@pytest.mark.root
+@pytest.mark.parametrize("mode", ["skb", "drv", "auto"])
+def test_attach_through_a_bpf_link(make_veth_pair, mode, no_leaks):
+    """bpf_link=True: BPF_LINK_CREATE holds the program until the link closes,
+    and netlink cannot displace or detach it meanwhile."""
+    pair = make_veth_pair(queues=2)
+    end = pair.b
+    expect = "drv" if mode == "auto" else mode
+    with xdp_pass_program() as (fd, prog_id), xdp_pass_program() as (other_fd, _other):
+        held = link.attach_xdp(end.name, fd, mode=mode, netns=end.netns, bpf_link=True)
+        with held:
+            assert held.mode == expect
+            assert held.prog_id == prog_id and held.ifindex == end.index
+            assert_attached(end, expect, prog_id)
+            with pytest.raises(OSError) as caught:
+                link.attach_xdp(end.name, other_fd, mode=expect, netns=end.netns)
+            assert caught.value.errno == errno.EBUSY
+            assert "bpf_link owns the hook" in str(caught.value)
+        assert_detached(end)
+        with pytest.raises(ConfigError, match="netlink options"):
+            link.attach_xdp(end.name, fd, replace=True, expected_fd=fd, netns=end.netns,
+                            bpf_link=True)

@@ -12,7 +12,6 @@ import pytest
 
 from pyxsk import link, netns
 
-pytest_plugins = ["pyxsk.testing"]
 
 PORT = 40404
 ETH_P_PYXSK = 0x88B5          # IEEE 802 "local experimental" EtherType

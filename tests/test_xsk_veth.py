@@ -36,7 +36,7 @@ def mac_bytes(mac):
 def make_frames(pair, count, seed=1, sizes=(60, 1514)):
     """Frames of mixed sizes from a to b, each numbered, with seeded payload."""
     rng = random.Random(seed)
-    head = mac_bytes(pair.mac_b) + mac_bytes(pair.mac_a) + struct.pack("!H", ETH_P_TEST)
+    head = mac_bytes(pair.b.mac) + mac_bytes(pair.a.mac) + struct.pack("!H", ETH_P_TEST)
     frames = []
     for seq in range(count):
         size = rng.randint(*sizes)
@@ -73,11 +73,11 @@ class Capture:
         return self.frames
 
 
-def test_send_10000_mixed_frames_byte_exact(veth, no_leaks):
-    frames = make_frames(veth, 10000)
-    cap = Capture(veth.ns_b, veth.b, len(frames))
-    with netns.entered(veth.ns_a):
-        sock = Socket(veth.a, 0, rx_size=0, tx_size=2048, num_frames=4096)
+def test_send_10000_mixed_frames_byte_exact(veth_pair, no_leaks):
+    frames = make_frames(veth_pair, 10000)
+    cap = Capture(veth_pair.b.netns, veth_pair.b.name, len(frames))
+    with netns.entered(veth_pair.a.netns):
+        sock = Socket(veth_pair.a.name, 0, rx_size=0, tx_size=2048, num_frames=4096)
     umem_addr = sock.umem.addr
     with sock:
         for i in range(0, len(frames), 500):
@@ -91,7 +91,7 @@ def test_send_10000_mixed_frames_byte_exact(veth, no_leaks):
             assert by_seq[seq] == frame, "frame %d differs" % seq
         # the completion ring gave back every chunk
         ledger = sock.umem.check()
-        pool = ledger.pools["%s/0" % veth.a]
+        pool = ledger.pools["%s/0" % veth_pair.a.name]
         assert (pool.tx, pool.completion, pool.fill, pool.user) == (0, 0, 0, 0)
         assert ledger.free + pool.spare == ledger.total == 4096
         stats = sock.statistics()
@@ -101,13 +101,13 @@ def test_send_10000_mixed_frames_byte_exact(veth, no_leaks):
     assert not is_mapped(umem_addr)
 
 
-def test_200_open_close_cycles_leak_nothing(veth):
-    frame = make_frames(veth, 1)[0]
-    with netns.entered(veth.ns_a):
+def test_200_open_close_cycles_leak_nothing(veth_pair):
+    frame = make_frames(veth_pair, 1)[0]
+    with netns.entered(veth_pair.a.netns):
         shared = Umem(128, 2048)
 
         def cycle_once():
-            own = Socket(veth.a, 0, rx_size=64, tx_size=64)       # its own UMEM
+            own = Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64)       # its own UMEM
             assert own.send([frame]) == 1
             assert own.flush(2) == 0
             own.close()
@@ -117,13 +117,13 @@ def test_200_open_close_cycles_leak_nothing(veth):
         gc.collect()
         fds, maps, rings = open_fds(), mapping_count(), socket_mappings()
         for cycle in range(200):
-            own = Socket(veth.a, 0, rx_size=64, tx_size=64)       # its own UMEM
+            own = Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64)       # its own UMEM
             assert own.send([frame]) == 1
             assert own.flush(2) == 0
             assert socket_mappings() == rings + 4
             own.close()
             assert not is_mapped(own.umem.addr)
-            with Socket(veth.a, 0, umem=shared, rx_size=64, tx_size=64) as sock:
+            with Socket(veth_pair.a.name, 0, umem=shared, rx_size=64, tx_size=64) as sock:
                 assert sock.send([frame]) == 1
                 assert sock.flush(2) == 0
             assert shared.check().free == 128, "cycle %d lost chunks" % cycle
@@ -134,9 +134,9 @@ def test_200_open_close_cycles_leak_nothing(veth):
         shared.close()
 
 
-def test_a_frame_view_alive_blocks_unmapping(veth):
-    with netns.entered(veth.ns_a):
-        sock = Socket(veth.a, 0, rx_size=64, tx_size=64)
+def test_a_frame_view_alive_blocks_unmapping(veth_pair):
+    with netns.entered(veth_pair.a.netns):
+        sock = Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64)
     kept = sock.umem.view[0:64]
     with pytest.raises(BufferError, match="still alive"):
         sock.close()
@@ -146,46 +146,46 @@ def test_a_frame_view_alive_blocks_unmapping(veth):
     assert sock.umem.closed
 
 
-def test_zero_copy_on_veth_says_why(veth):
-    with netns.entered(veth.ns_a), pytest.raises(OSError) as info:
-        Socket(veth.a, 0, zerocopy=True)
+def test_zero_copy_on_veth_says_why(veth_pair):
+    with netns.entered(veth_pair.a.netns), pytest.raises(OSError) as info:
+        Socket(veth_pair.a.name, 0, zerocopy=True)
     assert info.value.errno == errno.EOPNOTSUPP
     assert "no zero-copy support" in str(info.value)
 
 
-def test_queue_beyond_the_interface_says_why(veth):
-    with netns.entered(veth.ns_a), pytest.raises(OSError) as info:
-        Socket(veth.a, 5)
+def test_queue_beyond_the_interface_says_why(veth_pair):
+    with netns.entered(veth_pair.a.netns), pytest.raises(OSError) as info:
+        Socket(veth_pair.a.name, 5)
     assert info.value.errno == errno.EINVAL
-    assert "queue id beyond" in str(info.value) and "bind(AF_XDP %s queue 5)" % veth.a in str(info.value)
+    assert "queue id beyond" in str(info.value) and "bind(AF_XDP %s queue 5)" % veth_pair.a.name in str(info.value)
 
 
-def test_queue_already_bound_says_why(veth):
-    with netns.entered(veth.ns_a):
-        with Socket(veth.a, 0, rx_size=64, tx_size=64):
+def test_queue_already_bound_says_why(veth_pair):
+    with netns.entered(veth_pair.a.netns):
+        with Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64):
             t0 = time.monotonic()
             with pytest.raises(OSError) as info:
-                Socket(veth.a, 0, rx_size=64, tx_size=64)
+                Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64)
             assert time.monotonic() - t0 < 5
     assert info.value.errno == errno.EBUSY
     assert isinstance(info.value, OSError) and "queue already bound" in str(info.value)
 
 
-def test_two_queues_one_umem(make_veth):
-    pair = make_veth(queues=2)
+def test_two_queues_one_umem(make_veth_pair):
+    pair = make_veth_pair(queues=2)
     frames = make_frames(pair, 400, seed=2)
-    cap = Capture(pair.ns_b, pair.b, len(frames))
-    with netns.entered(pair.ns_a):
+    cap = Capture(pair.b.netns, pair.b.name, len(frames))
+    with netns.entered(pair.a.netns):
         umem = Umem(512, 2048)
-        q0 = Socket(pair.a, 0, umem=umem, rx_size=64, tx_size=128)
-        q1 = Socket(pair.a, 1, umem=umem, rx_size=64, tx_size=128)
+        q0 = Socket(pair.a.name, 0, umem=umem, rx_size=64, tx_size=128)
+        q1 = Socket(pair.a.name, 1, umem=umem, rx_size=64, tx_size=128)
     try:
         assert q1.shared and not q0.shared and q0.pool is not q1.pool
         assert q0.sendall(frames[:200], timeout=5) == 200
         assert q1.sendall(frames[200:], timeout=5) == 200
         assert q0.flush(5) == 0 and q1.flush(5) == 0
         assert sorted(cap.wait()) == sorted(frames)
-        assert set(umem.check().pools) == {"%s/0" % pair.a, "%s/1" % pair.a}
+        assert set(umem.check().pools) == {"%s/0" % pair.a.name, "%s/1" % pair.a.name}
     finally:
         q0.close()
         q1.close()
@@ -194,30 +194,30 @@ def test_two_queues_one_umem(make_veth):
 
 
 @pytest.mark.parametrize("frame_size", [2048, 3000])
-def test_unaligned_chunks_transmit(veth, frame_size):
-    frames = make_frames(veth, 300, seed=3, sizes=(60, 1514))
-    cap = Capture(veth.ns_b, veth.b, len(frames))
-    with netns.entered(veth.ns_a):
+def test_unaligned_chunks_transmit(veth_pair, frame_size):
+    frames = make_frames(veth_pair, 300, seed=3, sizes=(60, 1514))
+    cap = Capture(veth_pair.b.netns, veth_pair.b.name, len(frames))
+    with netns.entered(veth_pair.a.netns):
         umem = Umem(256, frame_size, unaligned=True)
-        with Socket(veth.a, 0, umem=umem, rx_size=64, tx_size=128) as sock:
+        with Socket(veth_pair.a.name, 0, umem=umem, rx_size=64, tx_size=128) as sock:
             assert sock.sendall(frames, timeout=5) == len(frames)
             assert sock.flush(5) == 0
         umem.close()
     assert sorted(cap.wait()) == sorted(frames)
 
 
-def test_constants_newer_than_the_installed_headers(veth):
+def test_constants_newer_than_the_installed_headers(veth_pair):
     """XDP_USE_SG, XDP_MAX_TX_SKB_BUDGET and XDP_UMEM_TX_METADATA_LEN are not
     in the 6.1 headers here; the running kernel proves their values."""
-    with netns.entered(veth.ns_a):
-        with Socket(veth.a, 0, rx_size=64, tx_size=256, tx_budget=256) as sock:
-            assert sock.send([make_frames(veth, 1)[0]] * 3) == 3
+    with netns.entered(veth_pair.a.netns):
+        with Socket(veth_pair.a.name, 0, rx_size=64, tx_size=256, tx_budget=256) as sock:
+            assert sock.send([make_frames(veth_pair, 1)[0]] * 3) == 3
         with Umem(64, 2048, tx_metadata_len=16) as umem:
-            with Socket(veth.a, 0, umem=umem, rx_size=64, tx_size=64) as sock:
+            with Socket(veth_pair.a.name, 0, umem=umem, rx_size=64, tx_size=64) as sock:
                 assert umem.tx_capacity == 2048 - 16
                 assert sock.flush(1) == 0
         # XDP_USE_SG (multi-buffer) in copy mode: accepted since 6.6
-        sock = Socket(veth.a, 0, rx_size=64, tx_size=64)
+        sock = Socket(veth_pair.a.name, 0, rx_size=64, tx_size=64)
         sock.close()
         from pyxsk import _libc
         fd = _libc.socket(if_xdp.AF_XDP, _libc.SOCK_RAW, 0)
@@ -227,7 +227,7 @@ def test_constants_newer_than_the_installed_headers(veth):
             for opt in (if_xdp.XDP_UMEM_FILL_RING, if_xdp.XDP_UMEM_COMPLETION_RING, if_xdp.XDP_TX_RING):
                 _libc.setsockopt_int(fd, if_xdp.SOL_XDP, opt, 64)
             sa = if_xdp.sockaddr_xdp(if_xdp.AF_XDP, if_xdp.XDP_COPY | if_xdp.XDP_USE_SG,
-                                     socket.if_nametoindex(veth.a), 0)
+                                     socket.if_nametoindex(veth_pair.a.name), 0)
             for _ in range(20):
                 try:
                     _libc.bind(fd, sa)
@@ -245,7 +245,7 @@ def test_constants_newer_than_the_installed_headers(veth):
 
 
 @pytest.mark.skipif(shutil.which("setpriv") is None, reason="needs setpriv (util-linux)")
-def test_memlock_limit_without_cap_ipc_lock_says_why(veth):
+def test_memlock_limit_without_cap_ipc_lock_says_why(veth_pair):
     """Without CAP_IPC_LOCK the UMEM counts against RLIMIT_MEMLOCK: ENOBUFS."""
     code = ("import sys; sys.path.insert(0, %r)\n"
             "from pyxsk import _libc, netns\n"
@@ -255,7 +255,7 @@ def test_memlock_limit_without_cap_ipc_lock_says_why(veth):
             "    try:\n"
             "        Socket(%r, 0, num_frames=1024)\n"
             "    except OSError as e:\n"
-            "        print(e.errno, e)\n" % (os.path.dirname(os.path.dirname(__file__)), veth.ns_a, veth.a))
+            "        print(e.errno, e)\n" % (os.path.dirname(os.path.dirname(__file__)), veth_pair.a.netns, veth_pair.a.name))
     res = subprocess.run(["setpriv", "--inh-caps=-ipc_lock", "--bounding-set=-ipc_lock",
                           sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0, res.stderr

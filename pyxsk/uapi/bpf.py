@@ -197,15 +197,8 @@ BPF_F_INGRESS = 1 << 0
 BPF_F_BROADCAST = 1 << 3
 BPF_F_EXCLUDE_INGRESS = 1 << 4
 
-# linux/if_link.h: XDP attach flags, shared by IFLA_XDP_FLAGS (netlink) and
-# BPF_LINK_CREATE with attach_type BPF_XDP
-XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0
-XDP_FLAGS_SKB_MODE = 1 << 1
-XDP_FLAGS_DRV_MODE = 1 << 2
-XDP_FLAGS_HW_MODE = 1 << 3
-XDP_FLAGS_REPLACE = 1 << 4
-XDP_FLAGS_MODES = XDP_FLAGS_SKB_MODE | XDP_FLAGS_DRV_MODE | XDP_FLAGS_HW_MODE
-XDP_FLAGS_MASK = XDP_FLAGS_UPDATE_IF_NOEXIST | XDP_FLAGS_MODES | XDP_FLAGS_REPLACE
+# XDP_FLAGS_* (BPF_LINK_CREATE for BPF_XDP takes them too) live with their
+# header, linux/if_link.h: pyxsk.uapi.if_link.
 
 # enum xdp_action
 XDP_ABORTED = 0
