@@ -1,0 +1,239 @@
+"""XskSocket: an AF_XDP socket with everything it needs to receive.
+
+The chain the seed article describes, in one constructor: UMEM and rings
+(:class:`pyxsk.xsk.Socket`), an XSKMAP, an XDP program that redirects into it
+(redirect-all by default, a filter, or the caller's own), the program attached
+to the interface (native XDP if the driver has it, else generic), the
+socket's fd in the map slot of its queue, and the fill ring filled.
+
+Sockets on several queues of one interface share one program and one map
+(and usually one UMEM): the later ones are made with ``share=`` the first.
+The hook -- program, map, attachment -- is counted; the last socket to close
+takes the program off the interface, and only if it is still the one pyxsk
+attached (the detach uses XDP_FLAGS_REPLACE with the program's fd, so a
+program someone attached since stays).
+"""
+
+import errno
+import os
+
+from . import bpf, link, programs
+from . import netns as _netns
+from .asm import Program
+from .errors import ConfigError
+from .uapi import bpf as _bpf_uapi
+from .xsk import Socket
+
+XDP_MODES = ("auto", "drv", "skb")
+
+
+class XdpHook:
+    """The program on one interface and the XSKMAP it redirects into,
+    shared by the sockets of that interface; closed by the last of them."""
+
+    def __init__(self, ifindex, ifname, netns_fd, xskmap, own_map, prog, own_prog, counters):
+        self.ifindex = ifindex
+        self.ifname = ifname
+        self.netns_fd = netns_fd            # the namespace the interface lives in
+        self.xskmap = xskmap
+        self.prog = prog
+        self.counters = counters
+        self.mode = None                    # "drv" or "skb" once attached by us
+        self.bpf_link = None
+        self.users = 0
+        self._own_map, self._own_prog = own_map, own_prog
+
+    def attach(self, mode, use_bpf_link):
+        """Attach, refusing to displace a program someone else attached."""
+        if use_bpf_link:
+            self.bpf_link = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
+                                            netns=self.netns_fd, bpf_link=True)
+            self.mode = self.bpf_link.mode
+            return
+        try:
+            self.mode = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
+                                        update_if_noexist=True, netns=self.netns_fd)
+        except OSError as e:
+            if e.errno in (errno.EBUSY, errno.EEXIST):
+                e.hint = "%s; pyxsk does not replace another XDP program: detach it " \
+                         "(python3 -m pyxsk prog detach %s) or pass program= its fd" % (
+                             e.hint or "an XDP program is already attached", self.ifname)
+            raise
+
+    def attached_here(self):
+        """True while our program is the one on the interface."""
+        state = link.get_link(self.ifindex, netns=self.netns_fd).xdp
+        return self.prog.id in state.prog_ids().values()
+
+    def close(self):
+        """Detach (if we attached and it is still ours), close map and program."""
+        try:
+            if self.bpf_link is not None:
+                self.bpf_link.close()
+            elif self.mode is not None:
+                self._detach_if_ours()
+        finally:
+            self.mode = self.bpf_link = None
+            if self._own_prog:
+                self.prog.close()
+            if self.counters is not None:
+                self.counters.close()
+            if self._own_map:
+                self.xskmap.close()
+            os.close(self.netns_fd)
+
+    def _detach_if_ours(self):
+        try:
+            link.detach_xdp(self.ifindex, mode=self.mode, expected_fd=self.prog.fd,
+                            netns=self.netns_fd)
+        except OSError as e:
+            # EEXIST: another program replaced ours; ENOENT: it sits in the other
+            # mode now; ENODEV: the interface is gone.  Nothing of ours is left.
+            if e.errno not in (errno.EEXIST, errno.ENOENT, errno.ENODEV):
+                raise
+
+
+class XskSocket(Socket):
+    """An AF_XDP socket on ``queue`` of ``interface`` that receives.
+
+    ``program``: None for the redirect-all program (frames of queues without
+    a socket go to the kernel: XDP_PASS); an :class:`pyxsk.asm.Program` to
+    load (it must redirect into ``xskmap``, which you then pass); or a loaded
+    :class:`pyxsk.bpf.Prog` or program fd, used as it is.  ``filter``: only
+    matching frames are redirected, the others reach the kernel stack (text
+    such as ``"udp dst port 9"``, or a :class:`pyxsk.programs.Filter`).
+    ``xdp_mode``: "auto" (native, else generic -- ``xdp_mode`` then says which
+    one it got), "drv" or "skb".  ``bpf_link=True`` attaches through a BPF
+    link, which the kernel removes if the process dies.  ``counters=True``
+    counts frames per XDP action (:meth:`counts`).  ``attach=False`` leaves
+    attaching to you.  ``share``: another XskSocket on the same interface
+    whose UMEM, map and program this one uses.  Everything else is as for
+    :class:`pyxsk.xsk.Socket`.
+    """
+
+    def __init__(self, interface, queue=0, *, program=None, filter=None, xskmap=None,
+                 xdp_mode="auto", bpf_link=False, counters=False, attach=True, share=None,
+                 **socket_options):
+        self._hook = None
+        _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options)
+        if share is not None:
+            socket_options["umem"] = share.umem
+        super().__init__(interface, queue, **socket_options)
+        try:
+            self._hook = share._hook if share is not None else self._new_hook(
+                program, filter, xskmap, counters)
+            if share is not None and share._hook.ifindex != self.ifindex:
+                raise ConfigError("share= is for sockets on the same interface; "
+                                  "to share only memory pass umem=")
+            self._hook.users += 1
+            if share is None and attach:
+                self._hook.attach(xdp_mode, bpf_link)
+            self._hook.xskmap[queue] = self
+        except BaseException:
+            self.close()
+            raise
+
+    def _new_hook(self, program, filter, xskmap, counters):
+        own_map = xskmap is None
+        if own_map:
+            rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
+            xskmap = bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks")
+        counter_map = prog = None
+        netns_fd = _netns.open_fd("/proc/thread-self/ns/net")
+        try:
+            counter_map = programs.ActionCounters(name="pyxsk_actions") if counters else None
+            prog, own_prog = _load_program(program, filter, xskmap, counter_map)
+        except BaseException:
+            for obj in (counter_map, xskmap if own_map else None):
+                if obj is not None:
+                    obj.close()
+            os.close(netns_fd)
+            raise
+        return XdpHook(self.ifindex, self.ifname, netns_fd, xskmap, own_map, prog, own_prog,
+                       counter_map)
+
+    # -- what the hook offers -------------------------------------------------
+
+    @property
+    def xskmap(self):
+        return self._hook.xskmap if self._hook else None
+
+    @property
+    def program(self):
+        return self._hook.prog if self._hook else None
+
+    @property
+    def xdp_mode(self):
+        """"drv" (native) or "skb" (generic) as attached, None if pyxsk did not attach."""
+        return self._hook.mode if self._hook else None
+
+    def counts(self):
+        """Frames per XDP action so far ({XdpAction: n}); needs counters=True."""
+        if self._hook is None or self._hook.counters is None:
+            raise ValueError("this socket was made without counters=True")
+        return self._hook.counters.counts()
+
+    # -- teardown -------------------------------------------------------------
+
+    def close(self):
+        """Empty the map slot, let the hook go (the last socket detaches the
+        program if it is still ours), then close the socket as
+        :meth:`Socket.close` does, reclaiming every chunk.  Idempotent."""
+        hook, self._hook = self._hook, None
+        try:
+            if hook is not None:
+                try:
+                    if self.queue in hook.xskmap:
+                        del hook.xskmap[self.queue]
+                finally:
+                    hook.users -= 1
+                    if hook.users <= 0:
+                        hook.close()
+        finally:
+            super().close()
+
+    def __repr__(self):
+        text = super().__repr__()
+        if self._hook is not None and self._hook.mode:
+            text = text[:-1] + " xdp=%s prog=%d>" % (self._hook.mode, self._hook.prog.id)
+        return text.replace("pyxsk.Socket", "pyxsk.XskSocket", 1)
+
+
+def _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options):
+    """Reject contradictory options before anything is created."""
+    if xdp_mode not in XDP_MODES:
+        raise ConfigError("xdp_mode must be one of %s, not %r" % (", ".join(XDP_MODES), xdp_mode))
+    if socket_options.get("rx_size", 1) == 0:
+        raise ConfigError("an XskSocket receives: it needs an RX ring (use Socket to only send)")
+    if share is not None:
+        if not isinstance(share, XskSocket) or share._hook is None:
+            raise ConfigError("share= takes an open XskSocket")
+        given = [n for n, v in (("program", program), ("filter", filter), ("xskmap", xskmap),
+                                ("umem", socket_options.get("umem"))) if v is not None]
+        if given or counters:
+            raise ConfigError("a socket made with share= uses the first socket's UMEM, map and "
+                              "program: do not pass %s" % ", ".join(given + ["counters"] * counters))
+        return
+    if program is not None and filter is not None:
+        raise ConfigError("give a filter or a program, not both")
+    if isinstance(program, Program) and xskmap is None:
+        raise ConfigError("a Program of your own redirects into a map of your own: pass it as xskmap=")
+    if program is not None and not isinstance(program, (Program, bpf.Prog, int)):
+        raise TypeError("program must be an asm.Program, a loaded bpf.Prog or an fd, not %r"
+                        % (program,))
+    if isinstance(program, (bpf.Prog, int)) and counters:
+        raise ConfigError("counters=True needs pyxsk to build the program")
+    if filter is not None:
+        programs.parse_filter(filter) if isinstance(filter, str) else programs.Filter(*filter)
+
+
+def _load_program(program, filter, xskmap, counters):
+    """(Prog, owned?) for the program options."""
+    if isinstance(program, bpf.Prog):
+        return program, False
+    if isinstance(program, int):     # the caller keeps its fd; the hook holds a duplicate
+        return bpf.Prog(os.dup(program), _bpf_uapi.BPF_PROG_TYPE_XDP), True
+    if program is None:
+        program = (programs.redirect_all(xskmap, counters) if filter is None else
+                   programs.redirect_matching(xskmap, filter, counters))
+    return bpf.load(program, name="pyxsk_xsk"), True
