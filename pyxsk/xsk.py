@@ -583,6 +583,14 @@ class Socket:
             pass   # nothing to receive: the wake-up happened all the same
         return True
 
+    def __iter__(self):
+        """``for frame in xsk``: every received frame, waiting as long as it
+        takes.  A frame stays valid until the next batch is fetched (after
+        the last frame of its own batch): copy what you keep."""
+        while True:
+            for frame in self.recv(64, None):
+                yield frame
+
     def recv_bytes(self, max_frames=64, timeout=None):
         """Like :meth:`recv`, but copies: a list of ``bytes``, chunks given back at once."""
         with self.recv(max_frames, timeout) as batch:

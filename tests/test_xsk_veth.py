@@ -6,18 +6,17 @@ independent witness that every frame arrived, byte for byte."""
 import errno
 import gc
 import os
-import random
 import shutil
 import socket
 import struct
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
 from conftest import is_mapped, mapping_count, open_fds, socket_mappings
+from traffic import Capture, make_frames
 from pyxsk import netns
 from pyxsk.umem import Umem
 from pyxsk.uapi import if_xdp
@@ -25,57 +24,10 @@ from pyxsk.xsk import Socket
 
 pytestmark = pytest.mark.root
 
-ETH_P_TEST = 0x88B5          # IEEE 802 local experimental ethertype
-RCVBUF = 64 << 20
-
-
-def mac_bytes(mac):
-    return bytes(int(x, 16) for x in mac.split(":"))
-
-
-def make_frames(pair, count, seed=1, sizes=(60, 1514)):
-    """Frames of mixed sizes from a to b, each numbered, with seeded payload."""
-    rng = random.Random(seed)
-    head = mac_bytes(pair.b.mac) + mac_bytes(pair.a.mac) + struct.pack("!H", ETH_P_TEST)
-    frames = []
-    for seq in range(count):
-        size = rng.randint(*sizes)
-        body = struct.pack("!I", seq) + bytes(rng.getrandbits(8) for _ in range(size - 18))
-        frames.append(head + body)
-    return frames
-
-
-class Capture:
-    """An AF_PACKET socket on ``dev`` in namespace ``ns`` collecting test
-    frames in a thread until ``count`` have arrived or ``timeout`` passes."""
-
-    def __init__(self, ns, dev, count, timeout=30.0):
-        with netns.entered(ns):
-            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_TEST))
-            self.sock.setsockopt(socket.SOL_SOCKET, 33, RCVBUF)   # SO_RCVBUFFORCE
-            self.sock.bind((dev, ETH_P_TEST))
-        self.sock.settimeout(0.2)
-        self.count, self.deadline = count, time.monotonic() + timeout
-        self.frames = []
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        while len(self.frames) < self.count and time.monotonic() < self.deadline:
-            try:
-                self.frames.append(self.sock.recv(65536))
-            except socket.timeout:
-                continue
-
-    def wait(self):
-        self.thread.join(max(0.0, self.deadline - time.monotonic()) + 1)
-        self.sock.close()
-        return self.frames
-
 
 def test_send_10000_mixed_frames_byte_exact(veth_pair, no_leaks):
-    frames = make_frames(veth_pair, 10000)
-    cap = Capture(veth_pair.b.netns, veth_pair.b.name, len(frames))
+    frames = make_frames(veth_pair.a, veth_pair.b, 10000)
+    cap = Capture(veth_pair.b, len(frames))
     with netns.entered(veth_pair.a.netns):
         sock = Socket(veth_pair.a.name, 0, rx_size=0, tx_size=2048, num_frames=4096)
     umem_addr = sock.umem.addr
@@ -102,7 +54,7 @@ def test_send_10000_mixed_frames_byte_exact(veth_pair, no_leaks):
 
 
 def test_200_open_close_cycles_leak_nothing(veth_pair):
-    frame = make_frames(veth_pair, 1)[0]
+    frame = make_frames(veth_pair.a, veth_pair.b, 1)[0]
     with netns.entered(veth_pair.a.netns):
         shared = Umem(128, 2048)
 
@@ -173,8 +125,8 @@ def test_queue_already_bound_says_why(veth_pair):
 
 def test_two_queues_one_umem(make_veth_pair):
     pair = make_veth_pair(queues=2)
-    frames = make_frames(pair, 400, seed=2)
-    cap = Capture(pair.b.netns, pair.b.name, len(frames))
+    frames = make_frames(pair.a, pair.b, 400, seed=2)
+    cap = Capture(pair.b, len(frames))
     with netns.entered(pair.a.netns):
         umem = Umem(512, 2048)
         q0 = Socket(pair.a.name, 0, umem=umem, rx_size=64, tx_size=128)
@@ -195,8 +147,8 @@ def test_two_queues_one_umem(make_veth_pair):
 
 @pytest.mark.parametrize("frame_size", [2048, 3000])
 def test_unaligned_chunks_transmit(veth_pair, frame_size):
-    frames = make_frames(veth_pair, 300, seed=3, sizes=(60, 1514))
-    cap = Capture(veth_pair.b.netns, veth_pair.b.name, len(frames))
+    frames = make_frames(veth_pair.a, veth_pair.b, 300, seed=3, sizes=(60, 1514))
+    cap = Capture(veth_pair.b, len(frames))
     with netns.entered(veth_pair.a.netns):
         umem = Umem(256, frame_size, unaligned=True)
         with Socket(veth_pair.a.name, 0, umem=umem, rx_size=64, tx_size=128) as sock:
@@ -211,7 +163,7 @@ def test_constants_newer_than_the_installed_headers(veth_pair):
     in the 6.1 headers here; the running kernel proves their values."""
     with netns.entered(veth_pair.a.netns):
         with Socket(veth_pair.a.name, 0, rx_size=64, tx_size=256, tx_budget=256) as sock:
-            assert sock.send([make_frames(veth_pair, 1)[0]] * 3) == 3
+            assert sock.send([make_frames(veth_pair.a, veth_pair.b, 1)[0]] * 3) == 3
         with Umem(64, 2048, tx_metadata_len=16) as umem:
             with Socket(veth_pair.a.name, 0, umem=umem, rx_size=64, tx_size=64) as sock:
                 assert umem.tx_capacity == 2048 - 16
