@@ -266,17 +266,24 @@ def poll(fds, timeout, call="poll"):
     """poll(2) over a ctypes ``pollfd`` array; ``timeout`` in seconds, None
     blocks.  Retries EINTR with the remaining time (signal handlers run in
     between, so Ctrl-C still interrupts).  Returns the number of ready fds."""
-    deadline = None if timeout is None or timeout <= 0 else time.monotonic() + timeout
-    ms = -1 if timeout is None else max(0, int(timeout * 1000 + 0.999))
+    ms = -1 if timeout is None else max(0, -int(-timeout * 1000 // 1))
+    deadline = time.monotonic() + timeout if ms > 0 else None
+    n = _poll(fds, len(fds), ms)
+    if n >= 0:
+        return n
+    return _poll_after_eintr(fds, deadline, ms, call)
+
+
+def _poll_after_eintr(fds, deadline, ms, call):
     while True:
-        n = _poll(fds, len(fds), ms)
-        if n >= 0:
-            return n
         err = ctypes.get_errno()
         if err != errno.EINTR:
             _fail(call, None, err)
         if deadline is not None:
-            ms = max(0, int((deadline - time.monotonic()) * 1000 + 0.999))
+            ms = max(0, -int(-(deadline - time.monotonic()) * 1000 // 1))
+        n = _poll(fds, len(fds), ms)
+        if n >= 0:
+            return n
 
 
 # -- memory -------------------------------------------------------------------

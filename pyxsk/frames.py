@@ -1,8 +1,21 @@
 """Received frames: a batch of memoryviews into UMEM, valid until released."""
 
+import sys
 from array import array
+from itertools import repeat
+from operator import add, and_, rshift
 
 from .umem import USER
+
+_swap16 = []
+
+
+def _swap16_table():
+    """i -> i with its two bytes swapped: big-endian fields read through a
+    native 'H' view on a little-endian machine.  Built on first use."""
+    if not _swap16:
+        _swap16.extend(((i & 0xFF) << 8) | (i >> 8) for i in range(1 << 16))
+    return _swap16
 
 
 class Batch:
@@ -67,6 +80,38 @@ class Batch:
         self._views.append(view)
         return view
 
+    def data_offsets(self):
+        """Where each frame's data starts in the UMEM (an iterable of ints)."""
+        self._check()
+        if self._umem.unaligned:
+            return [self._umem.data_offset(a) for a in self.addrs]
+        return self.addrs
+
+    def field(self, offset, size=2):
+        """The big-endian ``size``-byte (1 or 2) unsigned field at ``offset``
+        of every frame, as a list: ``batch.field(12)`` is every ethertype.
+
+        The loop over frames runs in C (``map`` over the UMEM view), so
+        classifying a batch costs no Python bytecode per frame.  ValueError
+        if a frame is too short to hold the field."""
+        if size not in (1, 2):
+            raise ValueError("field size must be 1 or 2 bytes, not %r" % (size,))
+        self._check()
+        if self.lens and min(self.lens) < offset + size:
+            raise ValueError("a frame of %d bytes has no %d-byte field at offset %d"
+                             % (min(self.lens), size, offset))
+        starts = self.data_offsets()
+        umem = self._umem
+        if size == 1:
+            return list(map(umem.view.__getitem__, map(add, starts, repeat(offset))))
+        if offset & 1 or any(map(and_, starts, repeat(1))):
+            data = umem.view
+            return [data[a + offset] << 8 | data[a + offset + 1] for a in starts]
+        words = map(umem.view16.__getitem__, map(rshift, map(add, starts, repeat(offset)), repeat(1)))
+        if sys.byteorder == "big":
+            return list(words)
+        return list(map(_swap16_table().__getitem__, words))
+
     def tobytes(self):
         """Copies of every frame, as a list of ``bytes``."""
         self._check()
@@ -82,6 +127,9 @@ class Batch:
             view.release()
         self._views = []
         self._pool.batches.discard(self)
+        if not self._orphaned:        # views of the socket's reusable arrays
+            self.addrs.release()
+            self.lens.release()
         self.addrs = self.lens = None
 
     def release(self):

@@ -254,3 +254,35 @@ def transfer(src, src_idx, dst, dst_idx, count, word=0):
             d_words[di * dst.stride + w:(di + n) * dst.stride:dst.stride] = \
                 s_words[si * src.stride + w:(si + n) * src.stride:src.stride]
         src_idx, dst_idx, count = src_idx + n, dst_idx + n, count - n
+
+
+def rx_to_fill(rx, fill, limit):
+    """Move up to ``limit`` RX descriptors' addresses straight onto the fill
+    ring and publish both cursors: the whole receive-and-drop step in one
+    function, since each Python call layer costs as much as a slice copy.
+    (Aligned mode only: the kernel masks the data offset off fill entries.)
+    Returns how many moved."""
+    avail = (rx.cached_prod - rx.cached_cons) & MASK32
+    if avail < limit:
+        rx.cached_prod = rx._prod[0]
+        avail = (rx.cached_prod - rx.cached_cons) & MASK32
+    if not avail:
+        return 0
+    n = min(limit, avail)
+    free = fill.size - ((fill.cached_prod - fill.cached_cons) & MASK32)
+    if free < n:
+        fill.cached_cons = fill._cons[0]
+        free = fill.size - ((fill.cached_prod - fill.cached_cons) & MASK32)
+        n = min(n, free)
+        if not n:
+            return 0
+    src, dst = rx.cached_cons & rx.mask, fill.cached_prod & fill.mask
+    if src + n <= rx.size and dst + n <= fill.size:
+        fill.words[dst:dst + n] = rx.words[2 * src:2 * (src + n):2]
+    else:
+        transfer(rx, rx.cached_cons, fill, fill.cached_prod, n, word=0)
+    rx.cached_cons = (rx.cached_cons + n) & MASK32
+    rx._cons[0] = rx.cached_cons
+    fill.cached_prod = (fill.cached_prod + n) & MASK32
+    fill._prod[0] = fill.cached_prod
+    return n

@@ -131,6 +131,7 @@ class Umem:
         self._mapping = Mapping.anonymous(
             length, _libc.MAP_HUGETLB if hugepages else 0, what="UMEM")
         self.view = self._mapping.view
+        self.view16 = self.view[:self.size - self.size % 2].cast("H")   # 16-bit fields
         self.addr = self._mapping.addr
         self._owner = bytearray(num_frames)
         self._free = array("Q", range((num_frames - 1) * frame_size, -1, -frame_size))
@@ -358,8 +359,9 @@ class Umem:
         if self._pools:
             raise RuntimeError("UMEM still used by %d socket(s): close them first"
                                % sum(len(p.sockets) for p in self._pools.values()))
+        self.view16.release()
         self._mapping.close()
-        self.view = None
+        self.view = self.view16 = None
         self.closed = True
 
     def __enter__(self):

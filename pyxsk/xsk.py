@@ -20,7 +20,7 @@ from . import _libc
 from .errors import ConfigError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
-                   require_total_store_order, transfer)
+                   require_total_store_order, rx_to_fill, transfer)
 from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
 
@@ -261,6 +261,9 @@ class Socket:
         if rx_size:
             self.rx = ConsumerRing.map(fd, if_xdp.XDP_PGOFF_RX_RING, offsets["rx"], rx_size,
                                        DESC_ENTRY, "rx")
+            # descriptors of the current batch, reused batch after batch
+            self._rx_addrs = memoryview(array("Q", bytes(8 * rx_size)))
+            self._rx_lens = memoryview(array("I", bytes(4 * rx_size)))
         if tx_size:
             self.tx = ProducerRing.map(fd, if_xdp.XDP_PGOFF_TX_RING, offsets["tx"], tx_size,
                                        DESC_ENTRY, "tx")
@@ -269,6 +272,7 @@ class Socket:
                                  call=self._call("setsockopt(XDP_MAX_TX_SKB_BUDGET)"),
                                  hints=TX_BUDGET_HINTS)
         self._bind()
+        self._pollin = (_libc.pollfd * 1)(_libc.pollfd(fd, _libc.POLLIN, 0))
         if not self.shared:
             umem.bind_flags = self._bind_flags
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
@@ -342,16 +346,16 @@ class Socket:
         seconds as in ``selectors``: None blocks, 0 only checks.  Returns
         True when frames are ready.  The poll(2) also wakes the driver when
         the kernel asked for it (need_wakeup)."""
-        self._require_open()
-        if self.rx is None:
+        rx = self.rx
+        if rx is None:
+            self._require_open()
             raise ValueError("this socket has no RX ring")
-        if self.rx.available(1):
+        if rx.available(1):
             return True
         if timeout == 0 and not self.pool.fill.needs_wakeup():
             return False
-        fds = (_libc.pollfd * 1)(_libc.pollfd(self._fd, _libc.POLLIN, 0))
-        _libc.poll(fds, timeout, call=self._call("poll"))
-        return self.rx.available(1) > 0
+        _libc.poll(self._pollin, timeout, call=self._call("poll"))
+        return rx.available(1) > 0
 
     # -- transmit -------------------------------------------------------------
 
@@ -521,17 +525,18 @@ class Socket:
         n, idx = rx.peek(max_frames)
         if not n and timeout != 0 and self.poll(timeout):
             n, idx = rx.peek(max_frames)
-        addrs = array("Q", bytes(8 * n))
-        lens = array("I", bytes(4 * n))
+        addrs, lens = self._rx_addrs[:n], self._rx_lens[:n]
         if n:
-            rx.read_addrs(idx, n, memoryview(addrs))
-            rx.read_lens(idx, n, memoryview(lens))
+            rx.read_addrs(idx, n, addrs)
+            rx.read_lens(idx, n, lens)
             rx.release()
         pool = self.pool
         pool.rx_taken += n
         pool.user_held += n
-        self._batch = batch = Batch(pool, memoryview(addrs), memoryview(lens))
-        if pool.fill.free(pool.fill.size) >= max(1, pool.fill.size // 4) and pool.refill():
+        self._batch = batch = Batch(pool, addrs, lens)
+        fill = pool.fill
+        if fill.size - ((fill.cached_prod - fill.cached_cons) & _MASK32) >= fill.size // 4 \
+                and (pool.spare or self.umem.free_count()) and pool.refill():
             self.wakeup()
         return batch
 
@@ -600,19 +605,16 @@ class Socket:
         """Drop received frames without looking at them: RX entries go
         straight back to the fill ring by slice copies (rxdrop).  Returns how
         many were dropped."""
-        self._require_open()
-        rx, fill = self.rx, self.pool.fill
-        want = max_frames or rx.size
-        n, r_idx = rx.peek(min(want, fill.free(want)))
-        if not n:
-            return 0
-        count, f_idx = fill.reserve(n)
-        _transfer_addrs(rx, r_idx, fill, f_idx, count)
-        rx.release()
-        fill.submit()
-        self.pool.rx_taken += count
-        self.pool.fill_given += count
-        return count
+        if self._fd < 0:
+            self._require_open()
+        pool = self.pool
+        if self.umem.unaligned:          # fill entries must be chunk starts
+            with self.recv(max_frames or self.rx.size, 0) as batch:
+                return len(batch)
+        n = rx_to_fill(self.rx, pool.fill, max_frames or self.rx.size)
+        pool.rx_taken += n
+        pool.fill_given += n
+        return n
 
     # -- teardown -------------------------------------------------------------
 

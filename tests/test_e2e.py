@@ -13,8 +13,7 @@ import sys
 import pytest
 
 from minimal_prog import xdp_pass_program
-from traffic import (Capture, inject, is_test_frame, make_frames, mac_bytes, packet_socket,
-                     receive, seq_of)
+from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
 from pyxsk import XskSocket, aio, link, netns
 from pyxsk.umem import Umem
 from pyxsk.xsk import Socket

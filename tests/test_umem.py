@@ -320,3 +320,45 @@ def test_wakeup_only_when_the_kernel_asks(kernel, umem):
         sock.pool.fill._flags[0] = 1
         assert sock.wakeup() is True
         assert [c for c in kernel.calls if c[0] == "recvfrom"]
+
+
+def _batch_of(sock, umem, frames):
+    chunks = take_fill(sock.pool, len(frames))
+    for a, f in zip(chunks, frames):
+        off = rx_offset(umem, a)
+        umem.view[off:off + len(f)] = f
+    deliver_rx(sock, [(rx_offset(umem, a), len(f)) for a, f in zip(chunks, frames)])
+    return sock.recv(len(frames), timeout=0)
+
+
+@pytest.mark.parametrize("headroom", [64, 65])   # even and odd data offsets
+def test_field_reads_one_header_field_of_every_frame(kernel, headroom):
+    frames = [bytes(range(12)) + bytes([0x08, 0x00]) + bytes([i]) * 50 for i in range(5)]
+    frames[2] = frames[2][:12] + b"\x86\xdd" + frames[2][14:]
+    with Umem(64, 2048, headroom=headroom) as umem, open_socket(umem) as sock:
+        batch = _batch_of(sock, umem, frames)
+        assert batch.field(12) == [0x0800, 0x0800, 0x86DD, 0x0800, 0x0800]
+        assert batch.field(13) == [0x0000, 0x0001, 0xDD02, 0x0003, 0x0004]
+        assert batch.field(14, 1) == [0, 1, 2, 3, 4]
+        assert batch.field(0, 2) == [0x0001] * 5
+        with pytest.raises(ValueError, match="no 2-byte field at offset 63"):
+            batch.field(63)
+        with pytest.raises(ValueError, match="1 or 2"):
+            batch.field(12, 4)
+        batch.release()
+        with pytest.raises(ValueError, match="released"):
+            batch.field(12)
+
+
+def test_swap_mac_addresses_of_a_whole_batch(kernel, umem):
+    from pyxsk.loops import swap_mac_addresses
+    frames = [bytes([i] * 6) + bytes([100 + i] * 6) + b"\x88\xb5" + bytes([i]) * (46 + i)
+              for i in range(9)]
+    with open_socket(umem) as sock:
+        batch = _batch_of(sock, umem, frames)
+        swap_mac_addresses(batch)
+        assert batch.tobytes() == [f[6:12] + f[0:6] + f[12:] for f in frames]
+        swap_mac_addresses(batch)
+        assert batch.tobytes() == frames
+        batch.release()
+        swap_mac_addresses(sock.recv(4, timeout=0))      # an empty batch is fine

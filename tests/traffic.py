@@ -33,10 +33,6 @@ def make_frames(src, dst, count, seed=1, sizes=(60, 1514), first=0):
     return frames
 
 
-def seq_of(frame):
-    return struct.unpack_from("!I", frame, 14)[0]
-
-
 def is_test_frame(frame):
     return len(frame) >= 18 and bytes(frame[12:14]) == struct.pack("!H", ETH_P_TEST)
 

@@ -5,13 +5,22 @@ Every contender runs on the same veth pair, in the same run, one after the
 other and repeated (medians), and the result is printed as ratios: absolute
 rates drift 10-20 % between runs on these VMs, ratios much less.
 
-    sudo python3 tools/bench.py txonly            # pyxsk vs C vs AF_PACKET send
-    sudo python3 tools/bench.py txonly --seconds 5 --repeat 3 --batch 64
+    sudo python3 tools/bench.py all                # every mode below
+    sudo python3 tools/bench.py rxdrop --seconds 5 --repeat 3
+
+Modes.  txonly: senders on A, C rxdrop receiving on B.  rxdrop, rx-touch
+(read every frame's ethertype) and l2fwd (swap MACs, send back): receivers
+on B, C txonly sending from A.  Receivers are measured with threaded NAPI
+on B, its kernel thread pinned to the receiver's CPU: in the default veth
+topology the sender's CPU does the receiver's kernel work and every receiver
+looks the same.  Receivers block in poll() on an empty ring.
 
 The C reference is ../shared/bench/xskbench.c (libxdp); the script builds it
 into /tmp when it is missing (needs gcc, libxdp-dev, libbpf-dev).  Topology:
 namespaces pxb-a/pxb-b, veth pxb0 (10.231.9.1) <-> pxb1 (10.231.9.2), sender
-pinned to CPU 0, receiver to CPU 1, as ../shared/bench/netns.sh does it.
+pinned to CPU 0, receiver (and B's NAPI thread) to CPU 1, as
+../shared/bench/netns.sh does it.  Compare like with like: every Python
+contender runs under the same interpreter (--python).
 """
 
 import argparse
@@ -32,6 +41,7 @@ NS_A, NS_B, DEV_A, DEV_B = "pxb-a", "pxb-b", "pxb0", "pxb1"
 MAC_A, MAC_B = "02:70:78:00:00:01", "02:70:78:00:00:02"
 IP_A, IP_B = "10.231.9.1", "10.231.9.2"
 SENDER_CPU, RECEIVER_CPU = "0", "1"
+RELEASE_PAUSE = 0.5          # seconds between runs that bind the same queue
 XSKBENCH_SRC = os.path.join(REPO, "..", "shared", "bench", "xskbench.c")
 XSKBENCH = "/tmp/xskbench"
 
@@ -48,7 +58,9 @@ def topology_down():
             sh("ip", "netns", "del", ns)
 
 
-def topology_up(queues=1, threaded=False, peer_tso=True):
+def topology_up(queues=1, threaded=False):
+    """The veth pair; ``threaded``: B's receive work in its own NAPI kernel
+    thread (GRO on and TSO off at A, so plain skbs take that path too)."""
     topology_down()
     q = str(queues)
     sh("ip", "netns", "add", NS_A)
@@ -64,13 +76,12 @@ def topology_up(queues=1, threaded=False, peer_tso=True):
         sh("ip", "-n", ns, "neigh", "replace", peer_ip, "lladdr", peer_mac, "dev", dev,
            "nud", "permanent")
         sh("ip", "-n", ns, "link", "set", dev, "up")
-    if not peer_tso:
-        sh("ip", "netns", "exec", NS_A, "ethtool", "-K", DEV_A, "tso", "off")
     if threaded:
+        # veth feeds B's NAPI only with GRO-eligible skbs: not from a TSO sender
+        sh("ip", "netns", "exec", NS_A, "ethtool", "-K", DEV_A, "tso", "off")
         # the flag can only be set while the veth has a NAPI instance (GRO on)
         sh("ip", "netns", "exec", NS_B, "ethtool", "-K", DEV_B, "gro", "on")
         sh("ip", "netns", "exec", NS_B, "sh", "-c", "echo 1 > /sys/class/net/%s/threaded" % DEV_B)
-        sh("ip", "netns", "exec", NS_B, "ethtool", "-K", DEV_B, "gro", "off")
 
 
 def pin_napi_threads(cpu):
@@ -144,14 +155,34 @@ class Meter:
 
 
 def worker_pyxsk_txonly(args):
+    from pyxsk import loops
     from pyxsk.xsk import Socket
-    frame = udp_frame(args.size)
-    meter = Meter(args.seconds, args.warmup)
     with Socket(DEV_A, 0, rx_size=0, tx_size=2048, num_frames=4096) as sock:
-        sock.send([frame] * 2048)
-        while meter.add(sock.retransmit(len(frame), args.batch)):
-            pass
-        meter.report("tx_pps")
+        result = loops.txonly(sock, udp_frame(args.size), args.seconds, args.batch, args.warmup)
+    print("AVG tx_pps=%.0f" % result.pps, flush=True)
+
+
+def _pyxsk_receiver(args, loop, **extra):
+    from pyxsk import XskSocket
+    with XskSocket(DEV_B, 0, xdp_mode="drv", rx_size=2048, fill_size=4096, tx_size=2048,
+                   num_frames=8192) as xsk:
+        result = loop(xsk, args.seconds, args.batch, warmup=args.warmup, **extra)
+    print("AVG rx_pps=%.0f" % result.pps, flush=True)
+
+
+def worker_pyxsk_rxdrop(args):
+    from pyxsk import loops
+    _pyxsk_receiver(args, loops.rxdrop)
+
+
+def worker_pyxsk_rx_touch(args):
+    from pyxsk import loops
+    _pyxsk_receiver(args, loops.rx_touch)
+
+
+def worker_pyxsk_l2fwd(args):
+    from pyxsk import loops
+    _pyxsk_receiver(args, loops.l2fwd)
 
 
 def worker_afpacket_txonly(args):
@@ -174,7 +205,57 @@ def worker_afpacket_txonly(args):
     meter.report("tx_pps")
 
 
-WORKERS = {"pyxsk-txonly": worker_pyxsk_txonly, "afpacket-txonly": worker_afpacket_txonly}
+def _afpacket_receiver(args, per_frame):
+    """The standard library's best: recv_into one reusable buffer."""
+    meter = Meter(args.seconds, args.warmup)
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
+    s.bind((DEV_B, ETH_P_IP))
+    s.settimeout(0.1)
+    buf = bytearray(2048)
+    recv_into = s.recv_into
+    n = 0
+    while True:
+        try:
+            for _ in range(256):
+                size = recv_into(buf)
+                per_frame(s, buf, size)
+                n += 1
+        except socket.timeout:
+            pass
+        if not meter.add(n):
+            break
+        n = 0
+    meter.report("rx_pps")
+
+
+def worker_afpacket_rxdrop(args):
+    _afpacket_receiver(args, lambda s, buf, size: None)
+
+
+def worker_afpacket_rx_touch(args):
+    total = [0]
+
+    def touch(s, buf, size):
+        total[0] += buf[12] << 8 | buf[13]
+    _afpacket_receiver(args, touch)
+
+
+def worker_afpacket_l2fwd(args):
+    view = memoryview(bytearray(2048))
+
+    def swap_and_send(s, buf, size):
+        view[0:6], view[6:12], view[12:size] = buf[6:12], buf[0:6], buf[12:size]
+        s.send(view[:size])
+    _afpacket_receiver(args, swap_and_send)
+
+
+WORKERS = {
+    "pyxsk-txonly": worker_pyxsk_txonly, "afpacket-txonly": worker_afpacket_txonly,
+    "pyxsk-rxdrop": worker_pyxsk_rxdrop, "afpacket-rxdrop": worker_afpacket_rxdrop,
+    "pyxsk-rx-touch": worker_pyxsk_rx_touch, "afpacket-rx-touch": worker_afpacket_rx_touch,
+    "pyxsk-l2fwd": worker_pyxsk_l2fwd, "afpacket-l2fwd": worker_afpacket_l2fwd,
+}
+ETH_P_IP = 0x0800
 
 
 # -- the runs -----------------------------------------------------------------------
@@ -200,82 +281,158 @@ def run_contender(argv, key, timeout):
     return parse_rate(res.stdout, key)
 
 
-def with_sink(xskbench, seconds, fn):
-    """Run ``fn`` while C rxdrop receives on B (the receiver for every sender)."""
-    sink = subprocess.Popen(in_ns(NS_B, RECEIVER_CPU, [xskbench, "-i", DEV_B, "-m", "rxdrop",
-                                                      "-p", "-Q", "-d", str(seconds + 3)]),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+def background(argv):
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def stop(proc, seconds):
+    proc.terminate()
+    try:
+        proc.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def xskbench_argv(xskbench, dev, mode_args, args, extra=()):
+    return [xskbench, "-i", dev] + list(mode_args) + [
+        "-Q", "-d", str(args.seconds), "-w", str(args.warmup), "-s", str(args.size)] + list(extra)
+
+
+def worker_argv(args, name):
+    return [args.python, os.path.abspath(__file__), "_worker", name, "--seconds", str(args.seconds),
+            "--warmup", str(args.warmup), "--size", str(args.size), "--batch", str(args.batch)]
+
+
+# mode -> (xskbench arguments, rate reported)
+MODES = {
+    "txonly": (["-m", "txonly", "-L", "none", "-D", MAC_B, "-A", MAC_A, "-I", IP_B, "-J", IP_A],
+               "tx_pps"),
+    "rxdrop": (["-m", "rxdrop", "-p"], "rx_pps"),
+    "rx-touch": (["-m", "rxdrop", "-p", "-T"], "rx_pps"),
+    "l2fwd": (["-m", "l2fwd", "-p"], "rx_pps"),
+}
+TARGETS = {   # (numerator, denominator, target ratio) per mode, from the issues
+    "txonly": [("pyxsk", "C xskbench", 0.9), ("pyxsk", "AF_PACKET", 1.5)],
+    "rxdrop": [("pyxsk", "C xskbench", 0.95), ("pyxsk", "AF_PACKET", 5.0)],
+    "rx-touch": [("pyxsk", "C xskbench", 0.8), ("pyxsk", "AF_PACKET", 5.0)],
+    "l2fwd": [("pyxsk", "C xskbench", 0.8), ("pyxsk", "AF_PACKET", 1.0)],
+}
+
+
+def contenders(mode, args, xskbench):
+    """(name, argv) of the three contenders of ``mode``, each in its namespace and CPU."""
+    mode_args, _ = MODES[mode]
+    if mode == "txonly":
+        ns, dev, cpu = NS_A, DEV_A, SENDER_CPU
+    else:
+        ns, dev, cpu = NS_B, DEV_B, RECEIVER_CPU
+    return [("C xskbench", in_ns(ns, cpu, xskbench_argv(xskbench, dev, mode_args, args))),
+            ("pyxsk", in_ns(ns, cpu, worker_argv(args, "pyxsk-" + mode))),
+            ("AF_PACKET", in_ns(ns, cpu, worker_argv(args, "afpacket-" + mode)))]
+
+
+def measure_once(mode, argv, args, xskbench):
+    """One contender's rate, with the other side running: C rxdrop receiving
+    for txonly, C txonly sending for the receivers."""
+    key = MODES[mode][1]
+    if mode == "txonly":
+        other = in_ns(NS_B, RECEIVER_CPU, [xskbench, "-i", DEV_B, "-m", "rxdrop", "-p", "-Q",
+                                           "-d", str(args.seconds + 5)])
+    else:
+        other = in_ns(NS_A, SENDER_CPU, [xskbench, "-i", DEV_A] + MODES["txonly"][0] + [
+            "-Q", "-d", str(args.seconds + 5), "-s", str(args.size)])
+    peer = background(other)
     try:
         time.sleep(1.0)
-        return fn()
+        contender = background(argv)
+        if mode != "txonly":
+            time.sleep(0.5)
+            pin_napi_threads(RECEIVER_CPU)
+        out, err = contender.communicate(timeout=args.seconds + 30)
+        if contender.returncode:
+            raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(argv), contender.returncode, out, err))
+        if peer.poll() is not None:
+            raise RuntimeError("the other side (%s) stopped early:\n%s" % (
+                " ".join(other), peer.communicate()[1]))
+        return parse_rate(out, key)
     finally:
-        sink.wait(timeout=seconds + 15)
+        stop(peer, 10)
+        # the kernel frees a closed AF_XDP socket's queue from a workqueue:
+        # binding it again at once fails with EBUSY for ~20 ms
+        time.sleep(RELEASE_PAUSE)
 
 
-def txonly_contenders(args, xskbench):
-    me = [sys.executable, os.path.abspath(__file__), "_worker"]
-    common = ["--seconds", str(args.seconds), "--warmup", str(args.warmup), "--size", str(args.size)]
-    return [
-        ("C xskbench", in_ns(NS_A, SENDER_CPU, [
-            xskbench, "-i", DEV_A, "-m", "txonly", "-L", "none", "-Q", "-d", str(args.seconds),
-            "-w", str(args.warmup), "-s", str(args.size), "-D", MAC_B, "-A", MAC_A,
-            "-I", IP_B, "-J", IP_A])),
-        ("pyxsk", in_ns(NS_A, SENDER_CPU, me + ["pyxsk-txonly", "--batch", str(args.batch)] + common)),
-        ("AF_PACKET", in_ns(NS_A, SENDER_CPU, me + ["afpacket-txonly"] + common)),
-    ]
-
-
-def bench_txonly(args):
-    xskbench = build_xskbench()
-    topology_up()
+def bench_mode(mode, args, xskbench):
+    topology_up(threaded=mode != "txonly")
     try:
-        contenders = txonly_contenders(args, xskbench)
-        rates = {name: [] for name, _ in contenders}
+        rates = {}
         for round_ in range(args.repeat):
-            for name, argv in contenders:
-                rate = with_sink(xskbench, args.seconds,
-                                 lambda: run_contender(argv, "tx_pps", args.seconds + 30))
-                rates[name].append(rate)
-                print("round %d  %-12s %12.0f pps" % (round_ + 1, name, rate), flush=True)
+            for name, argv in contenders(mode, args, xskbench):
+                rate = measure_once(mode, argv, args, xskbench)
+                rates.setdefault(name, []).append(rate)
+                print("%-8s round %d  %-12s %12.0f pps" % (mode, round_ + 1, name, rate), flush=True)
     finally:
         topology_down()
-    report("txonly (64 B frames, C rxdrop receiving)", rates,
-           [("pyxsk", "C xskbench", 0.9), ("pyxsk", "AF_PACKET", 1.5)])
+    return report(mode, rates, TARGETS[mode], args)
 
 
-def report(title, rates, ratios):
+def report(mode, rates, ratios, args):
     med = {name: statistics.median(v) for name, v in rates.items()}
-    print("\n%s, medians of %d runs:" % (title, len(next(iter(rates.values())))))
+    print("\n%s (%d B frames), medians of %d runs:" % (mode, args.size, args.repeat))
     for name, value in med.items():
         print("  %-12s %12.0f pps" % (name, value))
+    lines = []
     for a, b, target in ratios:
         r = med[a] / med[b] if med[b] else float("inf")
+        lines.append((a, b, r, target))
         print("  %s / %s = %.2f  (target >= %.2f: %s)" % (a, b, r, target,
                                                           "met" if r >= target else "NOT met"))
+    print(flush=True)
+    return med, lines
+
+
+def markdown(results):
+    out = ["| mode | pyxsk | C xskbench | AF_PACKET | pyxsk / C | pyxsk / AF_PACKET |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for mode, (med, lines) in results.items():
+        ratios = {b: r for _, b, r, _ in lines}
+        out.append("| %s | %.0f | %.0f | %.0f | %.2f | %.2f |" % (
+            mode, med["pyxsk"], med["C xskbench"], med["AF_PACKET"],
+            ratios["C xskbench"], ratios["AF_PACKET"]))
+    return "\n".join(out)
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="mode", required=True)
-    t = sub.add_parser("txonly", help="transmit 64-byte UDP frames as fast as possible")
+    runs = [sub.add_parser(m, help="benchmark %s" % m) for m in list(MODES) + ["all"]]
     w = sub.add_parser("_worker", help=argparse.SUPPRESS)
     w.add_argument("worker", choices=sorted(WORKERS))
-    for q in (t, w):
-        q.add_argument("--seconds", type=float, default=5.0)
+    for q in runs + [w]:
+        q.add_argument("--seconds", type=float, default=5.0, help="per run, warm-up included")
         q.add_argument("--warmup", type=float, default=1.0)
-        q.add_argument("--size", type=int, default=64)
+        q.add_argument("--size", type=int, default=64, help="frame size for txonly (64)")
         q.add_argument("--batch", type=int, default=256,
                        help="descriptors pyxsk moves per call (default 256)")
-    t.add_argument("--repeat", type=int, default=3)
+    for q in runs:
+        q.add_argument("--repeat", type=int, default=3)
+        q.add_argument("--python", default=sys.executable,
+                       help="interpreter for the Python contenders (default: this one)")
     args = p.parse_args(argv)
     if args.mode == "_worker":
         return WORKERS[args.worker](args)
     if os.geteuid() != 0:
         sys.exit("benchmarks need root (namespaces, veth, AF_XDP)")
-    for tool in ("ip", "taskset"):
+    for tool in ("ip", "taskset", "ethtool"):
         if shutil.which(tool) is None:
             sys.exit("needs %s" % tool)
-    return bench_txonly(args)
+    xskbench = build_xskbench()
+    modes = list(MODES) if args.mode == "all" else [args.mode]
+    results = {m: bench_mode(m, args, xskbench) for m in modes}
+    print("python: %s" % subprocess.run([args.python, "--version"], capture_output=True,
+                                        text=True).stdout.strip())
+    print(markdown(results))
 
 
 if __name__ == "__main__":
