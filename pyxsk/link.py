@@ -266,8 +266,9 @@ def _check_queues(queues, what):
     return queues
 
 
-def _link_attrs(name, queues=None, mtu=None, mac=None, netns_fd=None):
-    attrs = [_nl.attr_str(_ifla.IFLA_IFNAME, _check_name(name))]
+def _link_attrs(name=None, queues=None, mtu=None, mac=None, netns_fd=None):
+    """The IFLA_* attributes for the settings given (None: not sent)."""
+    attrs = [] if name is None else [_nl.attr_str(_ifla.IFLA_IFNAME, _check_name(name))]
     if queues is not None:
         attrs.append(_nl.attr_u32(_ifla.IFLA_NUM_TX_QUEUES, queues))
         attrs.append(_nl.attr_u32(_ifla.IFLA_NUM_RX_QUEUES, queues))
@@ -314,15 +315,7 @@ def setlink_request(index, up=None, mtu=None, mac=None, name=None, netns_fd=None
     if up is not None:
         header.ifi_change = _if.IFF_UP
         header.ifi_flags = _if.IFF_UP if up else 0
-    attrs = []
-    if name is not None:
-        attrs.append(_nl.attr_str(_ifla.IFLA_IFNAME, _check_name(name)))
-    if mtu is not None:
-        attrs.append(_nl.attr_u32(_ifla.IFLA_MTU, mtu))
-    if mac is not None:
-        attrs.append(_nl.attr(_ifla.IFLA_ADDRESS, parse_mac(mac)))
-    if netns_fd is not None:
-        attrs.append(_nl.attr_u32(_ifla.IFLA_NET_NS_FD, netns_fd))
+    attrs = _link_attrs(name, None, mtu, mac, netns_fd)
     return _nl.message(_rt.RTM_SETLINK, _ACK, header, attrs)
 
 
