@@ -26,6 +26,7 @@ import ipaddress
 import os
 import struct
 import time
+import warnings
 from typing import NamedTuple
 
 from . import _libc
@@ -578,10 +579,8 @@ class NetlinkSocket:
 
     def __del__(self):
         if getattr(self, "_fd", _CLOSED) >= 0:       # __init__ may have failed before it was set
-            try:
-                self.close()
-            except OSError:
-                pass
+            warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
+            self.close()
 
     def __repr__(self):
         if self._fd < 0:

@@ -82,6 +82,7 @@ KICK_HINTS = {
 }
 
 _MASK32 = 0xFFFFFFFF
+_INTERFACE_GONE = frozenset([errno.ENETDOWN, errno.ENXIO, errno.ENODEV])
 
 
 def read_mmap_offsets(fd):
@@ -653,11 +654,13 @@ class Socket:
         self._close_umem()
 
     def _flush_quietly(self):
-        """Best effort before closing: frames already queued go out."""
+        """Before closing, frames already queued go out -- unless the
+        interface is down or gone, which must not stop the close."""
         try:
             self.flush(CLOSE_FLUSH_SECONDS)
-        except OSError:
-            pass   # the interface may be gone; closing must still succeed
+        except OSError as e:
+            if e.errno not in _INTERFACE_GONE:
+                raise
 
     def _close_umem(self):
         if self._own_umem and self.umem is not None and not self.umem.closed:
