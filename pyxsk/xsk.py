@@ -536,8 +536,8 @@ class Socket:
         pool.user_held += n
         self._batch = batch = Batch(pool, addrs, lens)
         fill = pool.fill
-        if fill.size - ((fill.cached_prod - fill.cached_cons) & _MASK32) >= fill.size // 4 \
-                and (pool.spare or self.umem.free_count()) and pool.refill():
+        if (pool.spare or self.umem.free_count()) and fill.free(fill.size // 4) >= fill.size // 4 \
+                and pool.refill():
             self.wakeup()
         return batch
 

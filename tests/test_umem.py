@@ -362,3 +362,20 @@ def test_swap_mac_addresses_of_a_whole_batch(kernel, umem):
         assert batch.tobytes() == frames
         batch.release()
         swap_mac_addresses(sock.recv(4, timeout=0))      # an empty batch is fine
+
+
+def test_forwarding_keeps_the_fill_ring_stocked(kernel, umem):
+    """Chunks that leave by forward() come back as completions; the next
+    recv() must put fresh ones on the fill ring, even though pyxsk's cached
+    view of the fill ring (never refreshed by recycling) still says full."""
+    with open_socket(umem) as sock:
+        for cycle in range(5):
+            given = umem.check().pools[LABEL].fill
+            assert given == RING, (cycle, umem.check())
+            chunks = take_fill(sock.pool, RING)               # the kernel takes them all
+            deliver_rx(sock, [(rx_offset(umem, a), 64) for a in chunks])
+            assert sock.forward(sock.recv(RING, timeout=0)) == RING
+            sent = take_tx(sock, RING)
+            complete(sock.pool, [a for a, _ in sent])
+            sock.recv(1, timeout=0)                           # nothing to read: restocks
+            umem.check()
