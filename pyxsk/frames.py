@@ -1,11 +1,6 @@
 """Received frames: a batch of memoryviews into UMEM, valid until released."""
 
 import sys
-from array import array
-from itertools import repeat
-from operator import add, and_, rshift
-
-from .umem import USER
 
 _swap16 = []
 
@@ -18,30 +13,45 @@ def _swap16_table():
     return _swap16
 
 
-class Batch:
-    """Frames taken off a socket's RX ring in one go.
+_ODD = bytes(i & 1 for i in range(256))
 
-    ``addrs`` ('Q') and ``lens`` ('I') are memoryviews of each frame's
-    descriptor address and length.  Iterating (or indexing) gives memoryviews of the
-    frames in UMEM, without copying.  They stay valid until :meth:`release`
-    -- called by the ``with`` block, by the socket's next ``recv``, or by
-    :meth:`forward`-ing the frames -- which gives the chunks back to the
-    kernel and releases every view handed out, so a frame used afterwards
-    raises ``ValueError`` instead of showing another packet's bytes.
-    (A slice taken *of* a frame is a new view Python cannot revoke: copy what
-    you keep with ``bytes(frame)``.)
+
+def _any_odd(values):
+    """True if any of the little-endian u64 ``values`` (a 'Q' view or a
+    list) is odd, tested in C: their low bytes, mapped to their low bit."""
+    if isinstance(values, list):
+        return any(v & 1 for v in values)
+    return 1 in values.tobytes()[::8].translate(_ODD)
+
+
+class Batch:
+    """Frames taken off a socket's RX ring in one go, read in place.
+
+    ``addrs`` ('Q') and ``lens`` ('I') are views of the descriptors on the RX
+    ring itself -- nothing is copied out of it, as libxdp's peek/release
+    does; the kernel leaves those entries alone until the batch is released.
+    Iterating (or indexing) gives memoryviews of the frames in UMEM.  All of
+    them stay valid until :meth:`release` -- called by the ``with`` block, by
+    the socket's next ``recv``, by :meth:`pyxsk.xsk.Socket.forward`, or by
+    closing the socket -- which gives the chunks back to the kernel and
+    revokes every view handed out, so a frame used afterwards raises
+    ``ValueError`` instead of showing another packet's bytes.  (A slice taken
+    *of* a frame is a new view Python cannot revoke: copy what you keep with
+    ``bytes(frame)``.)
     """
 
-    __slots__ = ("addrs", "lens", "_pool", "_umem", "_views", "_orphaned")
+    __slots__ = ("addrs", "lens", "idx", "_sock", "_umem", "_views")
 
-    def __init__(self, pool, addrs, lens):
-        self._pool = pool
-        self._umem = pool.umem
-        self.addrs = addrs
-        self.lens = lens
+    def __init__(self, sock, idx, count):
+        rx = sock.rx
+        first = idx & rx.mask            # a batch never wraps past the ring's end
+        self.addrs = rx.words[first * rx.stride:(first + count) * rx.stride:rx.stride]
+        self.lens = rx.halfwords[4 * first + 2:4 * (first + count):4]
+        self.idx = idx
+        self._sock = sock
+        self._umem = sock.umem
         self._views = []
-        self._orphaned = False
-        pool.batches.add(self)
+        sock.pool.batches.add(self)
 
     @property
     def released(self):
@@ -90,10 +100,7 @@ class Batch:
     def field(self, offset, size=2):
         """The big-endian ``size``-byte (1 or 2) unsigned field at ``offset``
         of every frame, as a list: ``batch.field(12)`` is every ethertype.
-
-        The loop over frames runs in C (``map`` over the UMEM view), so
-        classifying a batch costs no Python bytecode per frame.  ValueError
-        if a frame is too short to hold the field."""
+        ValueError if a frame is too short to hold the field."""
         if size not in (1, 2):
             raise ValueError("field size must be 1 or 2 bytes, not %r" % (size,))
         self._check()
@@ -101,16 +108,13 @@ class Batch:
             raise ValueError("a frame of %d bytes has no %d-byte field at offset %d"
                              % (min(self.lens), size, offset))
         starts = self.data_offsets()
-        umem = self._umem
+        data = self._umem.view
         if size == 1:
-            return list(map(umem.view.__getitem__, map(add, starts, repeat(offset))))
-        if offset & 1 or any(map(and_, starts, repeat(1))):
-            data = umem.view
+            return [data[a + offset] for a in starts]
+        if offset & 1 or _any_odd(starts) or sys.byteorder == "big":
             return [data[a + offset] << 8 | data[a + offset + 1] for a in starts]
-        words = map(umem.view16.__getitem__, map(rshift, map(add, starts, repeat(offset)), repeat(1)))
-        if sys.byteorder == "big":
-            return list(words)
-        return list(map(_swap16_table().__getitem__, words))
+        words, swap = self._umem.view16, _swap16_table()
+        return [swap[words[(a + offset) >> 1]] for a in starts]
 
     def tobytes(self):
         """Copies of every frame, as a list of ``bytes``."""
@@ -122,57 +126,21 @@ class Batch:
                 out.append(view.tobytes())
         return out
 
+    def release(self):
+        """Give the chunks back to the kernel (the fill ring) and revoke the
+        frames.  Idempotent."""
+        if self.addrs is not None:
+            self._sock._settle(self, 0)
+
     def _revoke(self):
+        """The batch is settled: revoke every view of it."""
         for view in self._views:
             view.release()
         self._views = []
-        self._pool.batches.discard(self)
-        if not self._orphaned:        # views of the socket's reusable arrays
-            self.addrs.release()
-            self.lens.release()
+        self.addrs.release()
+        self.lens.release()
         self.addrs = self.lens = None
-
-    def release(self):
-        """Give the chunks back (to the fill ring) and revoke the frames.  Idempotent."""
-        if self.addrs is None:
-            return
-        addrs = self.addrs
-        if self._orphaned:
-            self._umem._user -= len(addrs)
-            self._umem._give_back(addrs)
-        else:
-            self._pool.recycle(addrs)
-        self._revoke()
-
-    def _hand_over(self, count, pool):
-        """The first ``count`` frames were queued for TX on ``pool``: they are
-        that pool's now (owner bytes change only between pools)."""
-        addrs = self.addrs[:count]
-        if self._orphaned:
-            self._umem._user -= count
-            self._umem._set_owner(addrs, pool.code)
-        else:
-            self._pool.user_held -= count
-            if pool is not self._pool:
-                self._umem._set_owner(addrs, pool.code)
-        pool.tx_given += count
-
-    def _drop_rest(self, start):
-        """Frames from ``start`` on found no room: give their chunks back."""
-        rest = self.addrs[start:]
-        if self._orphaned:
-            self._umem._user -= len(rest)
-            self._umem._give_back(rest)
-        else:
-            self._pool.recycle(rest)
-
-    def _orphan(self):
-        """The pool is going away: the chunks become the application's until released."""
-        addrs = array("Q", self.addrs)
-        self.addrs = memoryview(addrs)
-        self._umem._set_owner(addrs, USER)
-        self._umem._user += len(addrs)
-        self._orphaned = True
+        self._sock.pool.batches.discard(self)
 
     def __enter__(self):
         return self

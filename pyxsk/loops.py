@@ -8,9 +8,8 @@ kernel receive thread sharing the CPU.
 """
 
 import collections
+import struct
 import time
-from itertools import repeat
-from operator import add
 
 Result = collections.namedtuple("Result", "mode packets seconds pps")
 Result.__doc__ = "``packets`` in ``seconds`` (after warm-up): ``pps`` packets per second."
@@ -109,35 +108,19 @@ def l2fwd(xsk, seconds, batch=256, swap_macs=True, warmup=0.0, count=None, progr
     return clock.result()
 
 
+_MACS = struct.Struct("6s6s")    # destination, source
+
+
 def swap_mac_addresses(frames):
-    """Swap destination and source MAC of every frame in place, with the
-    loop over frames in C: gather the 12-byte headers into one buffer, swap
-    the two halves with strided slice copies, scatter them back."""
+    """Swap destination and source MAC of every frame of a batch, in place
+    (xdpsock's l2fwd does it).  One unpack and one pack per frame: in pure
+    Python that beats slicing memoryviews, and beats gathering the headers to
+    swap them in bulk."""
     data = frames._umem.view
-    starts = list(frames.data_offsets())
-    n = len(starts)
-    if not n:
-        return
-    spans = list(map(slice, starts, map(add, starts, repeat(ETH_ADDRS))))
-    heads = memoryview(b"".join(map(data.__getitem__, spans))).cast("H")
-    swapped = bytearray(ETH_ADDRS * n)
-    out = memoryview(swapped).cast("H")
-    half = ETH_ALEN // 2                   # a MAC is three 16-bit words
-    words = ETH_ADDRS // 2
-    for i in range(half):
-        out[i::words] = heads[half + i::words]
-        out[half + i::words] = heads[i::words]
-    pieces = memoryview(swapped)
-    collections.deque(map(data.__setitem__, spans,
-                          map(pieces.__getitem__, map(slice, range(0, ETH_ADDRS * n, ETH_ADDRS),
-                                                      range(ETH_ADDRS, ETH_ADDRS * (n + 1), ETH_ADDRS)))),
-                      maxlen=0)
-    out.release()
-    heads.release()
-
-
-ETH_ALEN = 6
-ETH_ADDRS = 2 * ETH_ALEN     # destination and source MAC
+    unpack, pack = _MACS.unpack_from, _MACS.pack_into
+    for start in frames.data_offsets():
+        dst, src = unpack(data, start)
+        pack(data, start, src, dst)
 
 
 MODES = {"rxdrop": rxdrop, "rx-touch": rx_touch, "txonly": txonly, "l2fwd": l2fwd}

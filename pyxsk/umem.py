@@ -36,7 +36,7 @@ from array import array
 from . import _libc
 from .errors import ConfigError, LedgerError
 from .mapping import Mapping
-from .ring import is_power_of_two
+from .ring import is_power_of_two, transfer
 from .uapi import if_xdp
 
 FREE = 0
@@ -450,22 +450,27 @@ class Pool:
         self.fill_given += count
         return count
 
-    def recycle(self, addrs):
-        """Chunks the application received go back on the fill ring as far as
-        it has room (aligned mode: the kernel masks the data offset off), the
-        rest become spares.  ``addrs`` is a 'Q' memoryview or array."""
-        n = len(addrs)
-        self.user_held -= n
+    def recycle_rx(self, rx, idx, n):
+        """The chunks of RX entries [idx, idx + n) go back on the fill ring,
+        by slice copies, as far as it has room (aligned mode: the kernel
+        masks the data offset off fill entries); the rest become spares."""
+        fill = self.fill
         if self.umem.unaligned:
-            addrs = self.umem.chunk_bases(addrs)
-        count, idx = self.fill.reserve(n)
+            got = array("Q", bytes(8 * n))
+            rx.read_addrs(idx, n, memoryview(got))
+            bases = self.umem.chunk_bases(got)
+            count, fidx = fill.reserve(n)
+            fill.write_addrs(fidx, bases[:count])
+        else:
+            count, fidx = fill.reserve(n)
+            transfer(rx, idx, fill, fidx, count, word=0)
         if count:
-            self.fill.write_addrs(idx, addrs[:count])
-            self.fill.submit()
+            fill.submit()
             self.fill_given += count
         if count < n:
-            self.stash(self.umem.chunk_bases(addrs[count:]))
-        return count
+            rest = array("Q", bytes(8 * (n - count)))
+            rx.read_addrs(idx + count, n - count, memoryview(rest))
+            self.stash(self.umem.chunk_bases(rest))
 
     def reap(self, limit=None):
         """Move completed TX chunks from the completion ring to the spares;
@@ -508,12 +513,9 @@ class Pool:
         return ledger, visible
 
     def destroy(self):
-        """After the kernel has let go of the pool (its last socket closed):
-        every chunk it owned returns to the free list, except those in live
-        receive batches, which now belong to the application."""
+        """After the kernel has let go of the pool (its last socket closed,
+        releasing its batches): every chunk it owned returns to the free list."""
         umem = self.umem
-        for batch in list(self.batches):
-            batch._orphan()
         code = bytes([self.code])
         owner, fs = umem._owner, umem.frame_size
         left = array("Q")

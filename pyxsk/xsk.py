@@ -262,9 +262,6 @@ class Socket:
         if rx_size:
             self.rx = ConsumerRing.map(fd, if_xdp.XDP_PGOFF_RX_RING, offsets["rx"], rx_size,
                                        DESC_ENTRY, "rx")
-            # descriptors of the current batch, reused batch after batch
-            self._rx_addrs = memoryview(array("Q", bytes(8 * rx_size)))
-            self._rx_lens = memoryview(array("I", bytes(4 * rx_size)))
         if tx_size:
             self.tx = ProducerRing.map(fd, if_xdp.XDP_PGOFF_TX_RING, offsets["tx"], tx_size,
                                        DESC_ENTRY, "tx")
@@ -513,41 +510,55 @@ class Socket:
 
     def recv(self, max_frames=64, timeout=None):
         """Take up to ``max_frames`` received frames as a :class:`Batch` of
-        memoryviews into UMEM.  Waits up to ``timeout`` seconds (None: until
-        frames arrive, 0: not at all) when none are ready; an empty batch on
-        timeout.  The previous batch is released first."""
-        self._require_open()
-        rx = self.rx
-        if rx is None:
+        memoryviews into UMEM, read in place on the RX ring.  Waits up to
+        ``timeout`` seconds (None: until frames arrive, 0: not at all) when
+        none are ready; an empty batch on timeout.  The previous batch is
+        released first."""
+        if self._fd < 0:
+            self._require_open()
+        if self.rx is None:
             raise ValueError("this socket has no RX ring")
         if self._batch is not None:
             self._batch.release()
-            self._batch = None
-        n, idx = rx.peek(max_frames)
+        n, idx = self._peek(max_frames)
         if not n and timeout != 0 and self.poll(timeout):
-            n, idx = rx.peek(max_frames)
-        addrs, lens = self._rx_addrs[:n], self._rx_lens[:n]
-        if n:
-            rx.read_addrs(idx, n, addrs)
-            rx.read_lens(idx, n, lens)
-            rx.release()
+            n, idx = self._peek(max_frames)
         pool = self.pool
         pool.rx_taken += n
         pool.user_held += n
-        self._batch = batch = Batch(pool, addrs, lens)
+        self._batch = batch = Batch(self, idx, n)
         fill = pool.fill
         if (pool.spare or self.umem.free_count()) and fill.free(fill.size // 4) >= fill.size // 4 \
                 and pool.refill():
             self.wakeup()
         return batch
 
+    def _peek(self, max_frames):
+        """Peek RX entries up to the end of the ring: a batch is one view."""
+        rx = self.rx
+        return rx.peek(min(max_frames, rx.size - (rx.cached_cons & rx.mask)))
+
+    def _settle(self, batch, sent):
+        """A batch is done with: its first ``sent`` entries went to a TX
+        ring (:meth:`forward`), the others' chunks go back to the fill ring;
+        then the RX entries are handed back to the kernel."""
+        n = len(batch.addrs)
+        pool = self.pool
+        if n > sent:
+            pool.recycle_rx(self.rx, batch.idx + sent, n - sent)
+        pool.user_held -= n
+        self.rx._cons[0] = (batch.idx + n) & _MASK32
+        batch._revoke()
+        if self._batch is batch:
+            self._batch = None
+
     def forward(self, batch, to=None):
         """Transmit the frames of a received ``batch`` on socket ``to`` (this
         one by default): without copying when ``to`` uses the same UMEM --
-        the descriptors move to its TX ring by slice copies -- and by copying
-        otherwise.  Frames that find no room on the TX ring are dropped (their
-        chunks go back to the fill ring).  The batch is used up either way;
-        returns how many frames were queued."""
+        the whole descriptors move from this RX ring to its TX ring by slice
+        copies -- and by copying otherwise.  Frames that find no room on the
+        TX ring are dropped (their chunks go back to the fill ring).  The
+        batch is used up either way; returns how many frames were queued."""
         self._require_open()
         dst = self if to is None else to
         dst._require_open()
@@ -555,22 +566,21 @@ class Socket:
             raise ValueError("%r has no TX ring" % dst)
         if batch.released:
             raise ValueError("this batch of frames has been released")
-        if dst.umem is not batch._umem:
+        if batch._sock is not self:
+            raise ValueError("forward a batch from the socket that received it")
+        if dst.umem is not self.umem:
             sent = dst.send(batch.tobytes())
-            batch.release()
+            self._settle(batch, 0)
             return sent
-        n = len(batch)
         dst.pool.reap()
-        count, idx = dst.tx.reserve(n)
-        addrs = batch.addrs
+        count, idx = dst.tx.reserve(len(batch))
         if count:
-            dst.tx.write_addrs(idx, addrs[:count])
-            dst.tx.write_lens(idx, batch.lens[:count])
+            transfer(self.rx, batch.idx, dst.tx, idx, count, word=None)
             dst.tx.submit()
-            batch._hand_over(count, dst.pool)
-        if count < n:
-            batch._drop_rest(count)
-        batch._revoke()
+            if dst.pool is not self.pool:
+                self.umem._set_owner(batch.addrs[:count], dst.pool.code)
+            dst.pool.tx_given += count
+        self._settle(batch, count)
         if count:
             dst._push()
         return count
@@ -608,6 +618,8 @@ class Socket:
         many were dropped."""
         if self._fd < 0:
             self._require_open()
+        if self._batch is not None:      # its entries come before the ones to drop
+            self._batch.release()
         pool = self.pool
         if self.umem.unaligned:          # fill entries must be chunk starts
             with self.recv(max_frames or self.rx.size, 0) as batch:
@@ -709,8 +721,5 @@ def _reclaim_rx(pool, rx):
     are the pool's chunks back from the kernel; recycle them."""
     n = (rx.shared_producer() - rx.cached_cons) & _MASK32
     if n:
-        got = array("Q", bytes(8 * n))
-        rx.read_addrs(rx.cached_cons, n, memoryview(got))
         pool.rx_taken += n
-        pool.user_held += n
-        pool.recycle(memoryview(got))
+        pool.recycle_rx(rx, rx.cached_cons, n)
