@@ -10,6 +10,7 @@ that would crash the interpreter.
 """
 
 import ctypes
+import errno
 import sys
 
 from . import _libc
@@ -38,9 +39,12 @@ class Mapping:
     @classmethod
     def anonymous(cls, length, flags=0, what="anonymous memory"):
         """Private anonymous memory, page aligned (mmap returns page-aligned addresses)."""
+        hints = {errno.ENOMEM: "not enough free huge pages: reserve them first "
+                               "(echo N > /proc/sys/vm/nr_hugepages)"} \
+            if flags & _libc.MAP_HUGETLB else None
         addr = _libc.mmap(length, _libc.PROT_READ | _libc.PROT_WRITE,
                           _libc.MAP_PRIVATE | _libc.MAP_ANONYMOUS | flags,
-                          call="mmap(%s, %d bytes)" % (what, length))
+                          call="mmap(%s, %d bytes)" % (what, length), hints=hints)
         return cls(addr, length, what)
 
     @classmethod

@@ -213,3 +213,55 @@ def test_memlock_limit_without_cap_ipc_lock_says_why(veth_pair):
     assert res.returncode == 0, res.stderr
     assert res.stdout.startswith("%d " % errno.ENOBUFS), res.stdout
     assert "RLIMIT_MEMLOCK" in res.stdout and "CAP_IPC_LOCK" in res.stdout
+
+
+@pytest.fixture
+def huge_pages():
+    """Reserve a few 2 MiB huge pages for the test and give them back after."""
+    path = "/proc/sys/vm/nr_hugepages"
+    with open(path) as f:
+        before = int(f.read())
+    with open(path, "w") as f:
+        f.write(str(before + 8))
+    try:
+        yield
+    finally:
+        with open(path, "w") as f:
+            f.write(str(before))
+
+
+def _meminfo(key):
+    with open("/proc/meminfo") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def _kernel_page_size(addr):
+    """KernelPageSize (kB) of the mapping starting at ``addr``, from smaps."""
+    start = "%x-" % addr
+    with open("/proc/self/smaps") as f:
+        lines = f.read().splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith(start))
+    return next(int(line.split()[1]) for line in lines[at:] if line.startswith("KernelPageSize:"))
+
+
+def test_umem_without_enough_huge_pages_says_why():
+    huge = _meminfo("Hugepagesize") * 1024
+    frames = (_meminfo("HugePages_Free") + 1) * huge // 4096
+    with pytest.raises(OSError, match=r"reserve them first \(echo N > /proc/sys/vm/nr_hugepages\)"):
+        Umem(frames, 4096, hugepages=True)
+
+
+def test_transmit_from_a_umem_on_huge_pages(veth_pair, huge_pages):
+    frames = make_frames(veth_pair.a, veth_pair.b, 200, seed=21)
+    cap = Capture(veth_pair.b, len(frames))
+    with netns.entered(veth_pair.a.netns):
+        with Umem(1024, 4096, hugepages=True) as umem:
+            assert "hugepages" in repr(umem)
+            assert _kernel_page_size(umem.addr) == _meminfo("Hugepagesize")
+            with Socket(veth_pair.a.name, 0, umem=umem, rx_size=64, tx_size=256) as sock:
+                assert sock.sendall(frames, timeout=5) == len(frames)
+                assert sock.flush(5) == 0
+    assert sorted(cap.wait()) == sorted(frames)
