@@ -180,11 +180,15 @@ class Progress:
 def _loop(mode, sock, seconds, batch, warmup, frame, progress):
     try:
         if mode == "txonly":
-            return loops.txonly(sock, frame, seconds, batch, warmup, progress=progress)
-        return loops.MODES[mode](sock, seconds, batch, warmup, progress=progress)
+            return loops.txonly(sock, frame, seconds, batch=batch, warmup=warmup,
+                                progress=progress)
+        return loops.MODES[mode](sock, seconds, batch=batch, warmup=warmup, progress=progress)
     except interrupts.Interrupted:
-        progress.report("%s: interrupted; %d packets in the first %.1f s" % (
-            mode, progress.packets, progress.elapsed))
+        if progress.elapsed:
+            progress.report("%s: interrupted; %d packets in the first %.1f s (the last rate "
+                            "line)" % (mode, progress.packets, progress.elapsed))
+        else:
+            progress.report("%s: interrupted within the first second" % mode)
         raise
 
 

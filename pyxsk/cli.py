@@ -421,19 +421,19 @@ def capture(xsk, sink, limit=None, duration=None):
                 sink.take(batch, time.time())
 
 
-def _refuse_attached(device):
-    """dump never displaces a program (the library refuses too; this says it plainly)."""
+def _refuse_attached(device, command):
+    """Commands never displace a program (XskSocket refuses too; this says it plainly)."""
     attached = device.xdp.prog_ids()
     if attached:
-        raise CommandError("%s already has %s: dump does not replace it (see: pyxsk prog show "
+        raise CommandError("%s already has %s: %s does not replace it (see: pyxsk prog show "
                            "and prog detach)" % (device.name, ", ".join(
                                "XDP program %d in %s mode" % (prog_id, mode)
-                               for mode, prog_id in sorted(attached.items()))))
+                               for mode, prog_id in sorted(attached.items())), command))
 
 
 def cmd_dump(args):
     with _in_netns(args):
-        _refuse_attached(_require_interface(args))
+        _refuse_attached(_require_interface(args), "dump")
         writer = _open_output(args.write)
         try:
             with interrupts.guarded(XskSocket, args.interface, args.queue, filter=args.filter,
@@ -516,7 +516,9 @@ def cmd_bench(args):
                            % args.interface)
     with _in_netns(args):
         if args.interface is not None:
-            _require_interface(args)
+            device = _require_interface(args)
+            if args.mode != "txonly":
+                _refuse_attached(device, "bench")
         done = benchmark.run(args.mode, args.interface, args.queue, args.duration, args.batch,
                              args.xdp_mode, args.zerocopy, args.size, args.dst_mac,
                              args.warmup, report=say)

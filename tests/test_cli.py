@@ -143,7 +143,7 @@ def mac_bytes(mac):
     return bytes(int(x, 16) for x in mac.split(":"))
 
 
-def test_frames(src, dst, count, seed=1):
+def numbered_frames(src, dst, count, seed=1):
     """Numbered frames of EtherType ETH_P_TEST, 60 to 1514 bytes, from ``src`` to ``dst``."""
     rng = random.Random(seed)
     head = mac_bytes(dst.mac) + mac_bytes(src.mac) + struct.pack("!H", ETH_P_TEST)
@@ -151,8 +151,6 @@ def test_frames(src, dst, count, seed=1):
                                                   range(rng.randint(60, 1514) - 18))
             for seq in range(count)]
 
-
-test_frames.__test__ = False
 
 
 def send_raw(end, frames):
@@ -414,6 +412,7 @@ def test_interrupts_are_held_during_set_up_and_clean_up():
             os.kill(os.getpid(), signal.SIGINT)     # a second Ctrl-C: ignored
             events.append("exited %s" % (exc[0].__name__ if exc[0] else None))
 
+    saved = {signum: signal.getsignal(signum) for signum in interrupts.SIGNALS}
     interrupts.install()
     try:
         with pytest.raises(interrupts.Interrupted) as info:
@@ -432,6 +431,8 @@ def test_interrupts_are_held_during_set_up_and_clean_up():
         assert events[-1] == "after SIGTERM"
     finally:
         interrupts.uninstall()
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
 
 
 # -- demo ---------------------------------------------------------------------------
@@ -472,7 +473,7 @@ def test_demo_interrupted_cleans_up(signum, when):
 @pytest.mark.root
 def test_dump_writes_a_pcap_tcpdump_reads(veth_pair, tmp_path):
     a, b = veth_pair.a, veth_pair.b
-    sent = test_frames(a, b, 25)
+    sent = numbered_frames(a, b, 25)
     path = tmp_path / "dump.pcap"
     run = Running("dump", b.name, "-n", b.netns, "-c", str(len(sent)), "-w", str(path),
                   "--filter", "ether proto 0x%04x" % ETH_P_TEST, "-d", str(RUN_TIMEOUT))
@@ -490,7 +491,7 @@ def test_dump_writes_a_pcap_tcpdump_reads(veth_pair, tmp_path):
 def test_dump_prints_one_line_per_frame(veth_pair):
     a, b = veth_pair.a, veth_pair.b
     quiet_ipv6(a, b)
-    sent = test_frames(a, b, 10)
+    sent = numbered_frames(a, b, 10)
     run = Running("dump", b.name, "--netns", b.netns, "-c", str(len(sent)))
     run.wait_for("taking every frame")
     send_raw(a, sent)
@@ -511,7 +512,7 @@ def test_dump_into_a_closed_pipe_ends_quietly(veth_pair, output):
     run = Running(*(["dump", b.name, "-n", b.netns] + output))
     run.wait_for("listening on")
     run.close_stdout()
-    send_raw(a, test_frames(a, b, 3))
+    send_raw(a, numbered_frames(a, b, 3))
     status, _out, err = run.finish()
     assert status == 128 + signal.SIGPIPE, err
     assert "Traceback" not in err
@@ -554,7 +555,7 @@ def write_pcap(path, frames):
 @pytest.mark.root
 def test_send_replays_a_pcap(veth_pair, tmp_path):
     a, b = veth_pair.a, veth_pair.b
-    frames = test_frames(a, b, 30)
+    frames = numbered_frames(a, b, 30)
     path = tmp_path / "frames.pcap"
     write_pcap(path, frames)
     with packet_socket(b) as witness:
@@ -568,7 +569,7 @@ def test_send_replays_a_pcap(veth_pair, tmp_path):
 @pytest.mark.root
 def test_send_at_a_rate(veth_pair, tmp_path):
     a, b = veth_pair.a, veth_pair.b
-    frames = test_frames(a, b, 5)
+    frames = numbered_frames(a, b, 5)
     path = tmp_path / "five.pcap"
     write_pcap(path, frames)
     with packet_socket(b) as witness:
@@ -599,6 +600,31 @@ def test_bench_on_a_veth_pair_of_its_own(mode):
     if mode != "txonly":
         assert re.search(r"^  traffic source: .*txonly", result.stdout, re.M), result.stdout
     assert set(netns.names()) == before
+
+
+PACKET_OUTGOING = 4          # sll_pkttype of a frame this host sent
+
+
+@pytest.mark.root
+def test_bench_l2fwd_on_an_interface_swaps_macs_and_stops_on_ctrl_c(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    sent = numbered_frames(a, b, 50)
+    with packet_socket(a) as witness:
+        run = Running("bench", "l2fwd", b.name, "-n", b.netns, "-d", str(RUN_TIMEOUT))
+        run.wait_for("l2fwd on %s queue 0" % b.name)
+        send_raw(a, sent)
+        back = []
+        while len(back) < len(sent):
+            frame, address = witness.recvfrom(65536)      # socket.timeout fails the test
+            if address[2] != PACKET_OUTGOING:
+                back.append(frame)
+        run.proc.send_signal(signal.SIGINT)
+        status, out, err = run.finish()
+    assert status == EXIT_SIGINT, out + err
+    assert re.search(r"^l2fwd: interrupted (within the first second|; \d+ packets in the first)",
+                     out, re.M), out
+    assert back == [f[6:12] + f[:6] + f[12:] for f in sent]     # MACs swapped, nothing else
+    assert xdp_state(b).attached is None
 
 
 @pytest.mark.root
