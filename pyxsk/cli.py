@@ -365,9 +365,9 @@ def _require_interface(args):
 
 def cmd_demo(args):
     result = demo.run(args.count, args.xdp_mode, report=say)
-    passed = result.intact == result.sent
+    passed = result.intact == result.count
     say("demo %s: %d/%d frames intact, %d packets/s, %s" % (
-        "passed" if passed else "FAILED", result.intact, result.sent,
+        "passed" if passed else "FAILED", result.intact, result.count,
         result.sent / result.seconds, result.modes))
     return EXIT_OK if passed else EXIT_FAILED
 

@@ -392,6 +392,46 @@ def test_demo_frames_are_rebuilt_from_their_number():
     assert list(window) == [13]
 
 
+class FakeBatch(list):
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        pass
+
+
+class LossyLink:
+    """A fake sender and receiver for demo.exchange: what is sent comes back,
+    except frame ``drop``, and frame ``flip`` with a bit flipped."""
+
+    def __init__(self, drop, flip):
+        self.drop, self.flip, self.queue = drop, flip, []
+
+    def sendall(self, frames, timeout=None):
+        for frame in frames:
+            seq = struct.unpack_from("!I", frame, 14)[0]
+            if seq == self.flip:
+                frame = frame[:-1] + bytes([frame[-1] ^ 1])
+            if seq != self.drop:
+                self.queue.append(frame)
+
+    def flush(self, timeout):
+        return 0
+
+    def recv(self, max_frames, timeout=None):
+        batch, self.queue = FakeBatch(self.queue[:max_frames]), self.queue[max_frames:]
+        return batch
+
+
+def test_demo_counts_a_lost_and_a_corrupt_frame_and_stops(monkeypatch):
+    monkeypatch.setattr(demo, "ARRIVAL_TIMEOUT", 0.01)
+    fake = LossyLink(drop=5, flip=7)
+    frames = demo.NumberedFrames("02:00:00:00:00:02", "02:00:00:00:00:01")
+    tally, sent, _seconds = demo.exchange(fake, fake, frames, 10 * demo.WINDOW)
+    assert sent == demo.WINDOW                         # the first window lost one: no more
+    assert (tally.intact, tally.corrupt, tally.missing) == (demo.WINDOW - 2, 1, 1)
+
+
 def test_txonly_frame_is_a_valid_udp_packet():
     frame = benchmark.udp_frame("02:00:00:00:00:01", "02:00:00:00:00:02", 64)
     assert len(frame) == 64 and frame[12:14] == b"\x08\x00"
