@@ -44,6 +44,8 @@ IP_TTL = 64
 IPPROTO_UDP = 17
 ETH_HLEN, IPV4_HLEN, UDP_HLEN = 14, 20, 8
 IPV4_HEADER = struct.Struct("!BBHHHBBH4s4s")
+IPV4_CHECKSUM_OFF = 10
+_U16_BITS = 16
 UDP_HEADER = struct.Struct("!HHHH")
 _U16 = 0xFFFF
 
@@ -58,8 +60,8 @@ def ipv4_checksum(header):
     """RFC 791: the ones' complement of the ones' complement sum of the
     header's 16-bit words (with the checksum field zero)."""
     total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
-    while total >> 16:
-        total = (total & _U16) + (total >> 16)
+    while total >> _U16_BITS:
+        total = (total & _U16) + (total >> _U16_BITS)
     return ~total & _U16
 
 
@@ -72,7 +74,8 @@ def udp_frame(src_mac, dst_mac, size=DEFAULT_SIZE):
     udp = UDP_HEADER.pack(UDP_PORT, UDP_PORT, UDP_HLEN + len(payload), 0)
     ip = IPV4_HEADER.pack(IPV4_VERSION_IHL, 0, IPV4_HLEN + len(udp) + len(payload), 0, 0, IP_TTL,
                           IPPROTO_UDP, 0, socket.inet_aton(SRC_IP), socket.inet_aton(DST_IP))
-    ip = ip[:10] + struct.pack("!H", ipv4_checksum(ip)) + ip[12:]
+    checksum = struct.pack("!H", ipv4_checksum(ip))
+    ip = ip[:IPV4_CHECKSUM_OFF] + checksum + ip[IPV4_CHECKSUM_OFF + len(checksum):]
     return (link.parse_mac(dst_mac) + link.parse_mac(src_mac) + struct.pack("!H", ETH_P_IP)
             + ip + udp + payload)
 

@@ -222,7 +222,7 @@ BENCH_HELP = """\
 Packet-rate benchmarks like xdpsock: a rate line every second, then a summary.
   rxdrop    receive and drop (descriptors straight back to the fill ring)
   rx-touch  receive and read every frame's EtherType
-  txonly    send one 64-byte UDP frame over and over
+  txonly    send one UDP frame (--size bytes) over and over
   l2fwd     receive, swap the MAC addresses, send back out
 With an interface, traffic must come from elsewhere (receiving modes), and
 txonly needs --dst-mac.  Without one, bench creates two namespaces and a
