@@ -43,7 +43,7 @@ from .uapi import if_link as _ifla
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link",
-    "load", "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo",
+    "load", "prog_by_id", "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo",
     "possible_cpus",
 ]
 
@@ -711,6 +711,28 @@ class Prog(_FdObject):
         if self.type == k.BPF_PROG_TYPE_XDP and action in XdpAction._value2member_map_:
             action = XdpAction(action)
         return TestRun(action, out_buf.raw[:attr.data_size_out], attr.duration, attr.retval)
+
+
+_U32_MAX = (1 << 32) - 1
+
+
+def prog_by_id(prog_id):
+    """The loaded program with id ``prog_id`` (BPF_PROG_GET_FD_BY_ID, then
+    BPF_OBJ_GET_INFO_BY_FD for its type), as a :class:`Prog` holding a new fd
+    of its own: close it when done.  The kernel looks programs up by id only
+    for CAP_SYS_ADMIN; an id no program has (any more) is FileNotFoundError."""
+    if isinstance(prog_id, bool) or not isinstance(prog_id, int) or not 0 < prog_id <= _U32_MAX:
+        raise ConfigError("a program id is an int from 1 to %d, not %r" % (_U32_MAX, prog_id))
+    fd = _sys_bpf(k.BPF_PROG_GET_FD_BY_ID, k.bpf_attr_get_id(prog_id=prog_id),
+                  "bpf(BPF_PROG_GET_FD_BY_ID, %d)" % prog_id,
+                  {errno.ENOENT: "no loaded program has id %d" % prog_id,
+                   errno.EPERM: "looking programs up by id needs CAP_SYS_ADMIN"})
+    try:
+        info = _info(fd, k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, program id %d)" % prog_id)
+    except BaseException:
+        _libc.close(fd, call="close(program id %d)" % prog_id)
+        raise
+    return Prog(fd, info.type)
 
 
 # -- XDP links ----------------------------------------------------------------------------

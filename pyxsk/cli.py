@@ -1,0 +1,673 @@
+"""``python3 -m pyxsk`` and ``pyxsk``: the command line.
+
+The jobs xdpsock, xdpdump and xdp-loader do for C users, from the standard
+library: ``demo``, ``dump``, ``send``, ``bench``, ``prog`` and ``doctor``
+(``pyxsk COMMAND --help`` for each).
+
+Errors a user can cause -- a bad option, an unknown interface or namespace,
+a file that is not a pcap, a kernel refusal -- end the command with one line
+on stderr and exit status 1 (2 for a bad command line), never a traceback.
+Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
+(program, sockets, namespaces); the exit status is then 128 + the signal
+(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.
+"""
+
+import argparse
+import contextlib
+import errno
+import os
+import signal
+import sys
+import time
+
+from . import __version__, benchmark, bpf, demo, interrupts, link, netns, pcap, probe, programs
+from . import replay, summary
+from .errors import ConfigError, PcapError, SyscallError, UnsupportedPlatformError
+from .testing import CleanupError, temporary_veth_pair
+from .xsk import DEFAULT_FRAME_SIZE, Socket
+from .xsksocket import XDP_MODES, XskSocket
+
+PROG = "pyxsk"
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_BROKEN_PIPE = interrupts.EXIT_BASE + signal.SIGPIPE
+IFNAME_MAX = 15
+DUMP_BATCH = 64
+STDOUT = "-"
+
+USER_ERRORS = (OSError, ConfigError, PcapError, CleanupError, UnsupportedPlatformError,
+               benchmark.BenchError)
+
+
+class CommandError(Exception):
+    """The command cannot do what was asked: an unknown interface, a file of
+    the wrong kind, frames the kernel refused..."""
+
+
+# -- output -------------------------------------------------------------------------
+
+def say(line=""):
+    """A line of the command's result on stdout, flushed (a pipe sees it at once)."""
+    print(line, flush=True)
+
+
+def note(line):
+    """A line about the command's progress on stderr (stdout may carry a pcap)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+def _message(e):
+    """One line for an exception: a SyscallError says the call, errno and
+    hint; a plain OSError about a file names the file."""
+    if isinstance(e, OSError) and not isinstance(e, SyscallError) and e.filename is not None:
+        text = "%s: %s" % (e.filename, e.strerror or e)
+    else:
+        text = str(e) or type(e).__name__
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(e).__name__
+
+
+# -- argument types -------------------------------------------------------------------
+
+def interface_name(text):
+    raw = os.fsencode(text)
+    if not 0 < len(raw) <= IFNAME_MAX or b"/" in raw or b"\0" in raw or raw.split() != [raw]:
+        raise argparse.ArgumentTypeError("%r is not an interface name (1-%d bytes, no '/' or "
+                                         "blanks)" % (text, IFNAME_MAX))
+    return text
+
+
+def namespace(text):
+    """A namespace name as ``ip netns`` shows it, or a path like /proc/PID/ns/net."""
+    if text.startswith("/"):
+        if not os.path.exists(text):
+            raise argparse.ArgumentTypeError("no namespace file %s" % text)
+        return text
+    try:
+        found = netns.exists(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    if not found:
+        raise argparse.ArgumentTypeError("no network namespace %r (see: ip netns list)" % text)
+    return text
+
+
+def _number(kind, text, low, what):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    if value < low:
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    return value
+
+
+def count(text):
+    return _number(int, text, 1, "a positive number")
+
+
+def count_or_zero(text):
+    return _number(int, text, 0, "a number >= 0")
+
+
+def queue(text):
+    return _number(int, text, 0, "a queue number (0, 1, ...)")
+
+
+def seconds(text):
+    value = _number(float, text, 0.0, "a number of seconds")
+    if not value > 0:
+        raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
+    return value
+
+
+def rate(text):
+    value = _number(float, text, 0.0, "a rate in frames per second")
+    if not value > 0:
+        raise argparse.ArgumentTypeError("%r is not a positive rate" % text)
+    return value
+
+
+def frame_size(text):
+    value = _number(int, text, benchmark.MIN_SIZE, "a frame size of at least %d bytes"
+                    % benchmark.MIN_SIZE)
+    if value > DEFAULT_FRAME_SIZE:
+        raise argparse.ArgumentTypeError("%s bytes do not fit a %d-byte UMEM chunk"
+                                         % (text, DEFAULT_FRAME_SIZE))
+    return value
+
+
+def mac_address(text):
+    try:
+        link.parse_mac(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+def filter_text(text):
+    try:
+        programs.parse_filter(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e))
+    return text
+
+
+# -- the parser ---------------------------------------------------------------------
+
+class Parser(argparse.ArgumentParser):
+    """argparse with errors on one line (usage is one ``--help`` away)."""
+
+    def error(self, message):
+        self.exit(EXIT_USAGE, "%s: error: %s (try: %s --help)\n" % (self.prog, message, self.prog))
+
+
+def _add_netns(p):
+    p.add_argument("-n", "--netns", type=namespace, metavar="NAME",
+                   help="the interface's network namespace, as for ip -n (default: this one)")
+
+
+def _add_queue(p):
+    p.add_argument("-q", "--queue", type=queue, default=0, metavar="Q",
+                   help="the interface queue (default 0)")
+
+
+def _add_xdp_mode(p):
+    p.add_argument("--xdp-mode", choices=XDP_MODES, default="auto",
+                   help="attach the XDP program natively (drv), generically (skb), or auto: "
+                        "native if the driver can, else generic (default)")
+
+
+def _add_copy_mode(p):
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("-z", "--zerocopy", dest="zerocopy", action="store_const", const=True,
+                       help="bind in zero-copy mode (fails where the driver has none, e.g. veth)")
+    group.add_argument("--copy", dest="zerocopy", action="store_const", const=False,
+                       help="bind in copy mode (default: the kernel chooses)")
+
+
+def _command(subparsers, name, run, summary_line, description, epilog=None):
+    p = subparsers.add_parser(name, help=summary_line, description=description, epilog=epilog,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.set_defaults(run=run)
+    return p
+
+
+DEMO_HELP = """\
+Creates two network namespaces with a veth pair between them, receives on
+one end with a pyxsk XskSocket (redirect program attached natively, else
+generically) and sends numbered frames of mixed sizes from the other end
+with a pyxsk Socket, compares every byte of every frame that arrives, and
+prints the packet rate and the modes the kernel gave.  Then it removes
+everything it created -- also on Ctrl-C.  Exit status 0 only if every frame
+arrived intact."""
+
+DUMP_HELP = """\
+Captures the frames arriving on one queue of an interface with an AF_XDP
+socket: to a pcap file (-w, readable by tcpdump, tshark and Wireshark) or as
+one summary line per frame.
+
+Frames dump takes are redirected to its socket and do NOT reach the kernel's
+network stack while it runs: the host stops seeing them (no ping answers,
+no ARP, no TCP on that queue).  --filter limits what is taken: frames that
+do not match go on to the kernel as usual.  Frames on other queues are
+neither taken nor disturbed.  The program is removed when dump ends.
+Timestamps are taken when pyxsk reads a batch (AF_XDP gives none)."""
+
+SEND_HELP = """\
+Replays the frames of a pcap file (classic pcap, Ethernet) through an
+AF_XDP TX ring, in order: as fast as the ring takes them, or at an average
+rate (--rate) held by sleeping, not spinning.  No XDP program is needed."""
+
+BENCH_HELP = """\
+Packet-rate benchmarks like xdpsock: a rate line every second, then a summary.
+  rxdrop    receive and drop (descriptors straight back to the fill ring)
+  rx-touch  receive and read every frame's EtherType
+  txonly    send one UDP frame (--size bytes) over and over
+  l2fwd     receive, swap the MAC addresses, send back out
+With an interface, traffic must come from elsewhere (receiving modes), and
+txonly needs --dst-mac.  Without one, bench creates two namespaces and a
+veth pair, starts a traffic source (python3 -m pyxsk bench txonly) on the
+other end, and removes everything afterwards."""
+
+PROG_HELP = """\
+Shows the XDP program attached to an interface (id, mode, name, tag), or
+detaches it in the mode it is attached in."""
+
+DOCTOR_HELP = """\
+Asks this kernel what it offers AF_XDP: sockets, the mmap-offsets layout,
+need_wakeup, XDP_OPTIONS and zero-copy, shared UMEM, unaligned chunks,
+multi-buffer, native and generic XDP, bpf_link, XDP_MAX_TX_SKB_BUDGET -- one
+line each, with what pyxsk does without it.  Without IFACE the probes run
+on a veth pair of doctor's own (removed afterwards).  With IFACE they do not
+disturb its traffic: copy-mode binds only, and no program is attached unless
+--attach is given (never over a program already there); a zero-copy bind
+only with --zerocopy."""
+
+
+def build_parser():
+    parser = Parser(prog=PROG, description="AF_XDP sockets from pure Python: the jobs of "
+                    "xdpsock, xdpdump and xdp-loader.  Needs root (or CAP_NET_ADMIN, "
+                    "CAP_NET_RAW, CAP_BPF, CAP_SYS_ADMIN).",
+                    epilog="Start with: sudo python3 -m pyxsk demo")
+    parser.add_argument("--version", action="version", version="%(prog)s " + __version__)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    p = _command(sub, "demo", cmd_demo, "frames across a veth pair of its own, every byte "
+                 "checked (start here)", DEMO_HELP, "example:\n  sudo python3 -m pyxsk demo")
+    p.add_argument("--count", type=count, default=demo.DEFAULT_COUNT,
+                   help="frames to send (default %d)" % demo.DEFAULT_COUNT)
+    _add_xdp_mode(p)
+
+    p = _command(sub, "dump", cmd_dump, "capture frames of an interface queue", DUMP_HELP,
+                 "examples:\n  pyxsk dump eth1 -c 10\n  pyxsk dump veth1 -n ns1 -w out.pcap "
+                 "--filter 'udp dst port 4789'\n  pyxsk dump eth1 -w - | tcpdump -r - -nn")
+    p.add_argument("interface", type=interface_name, metavar="IFACE")
+    _add_netns(p)
+    _add_queue(p)
+    p.add_argument("-c", "--count", type=count, metavar="N", help="stop after N frames")
+    p.add_argument("-d", "--duration", type=seconds, metavar="SECONDS",
+                   help="stop after this many seconds")
+    p.add_argument("-w", "--write", metavar="FILE",
+                   help="write a pcap file ('-': standard output) instead of summary lines")
+    p.add_argument("--filter", type=filter_text, metavar="TEXT",
+                   help="take only matching frames, e.g. 'udp dst port 9', 'ip6 and tcp', "
+                        "'vlan 10', 'dst net 10.0.0.0/8' (everything else still goes to the "
+                        "kernel)")
+    _add_xdp_mode(p)
+    _add_copy_mode(p)
+
+    p = _command(sub, "send", cmd_send, "replay a pcap file through TX", SEND_HELP,
+                 "examples:\n  pyxsk send veth0 -r frames.pcap\n  pyxsk send eth1 -r "
+                 "frames.pcap --loop 0 --rate 1000")
+    p.add_argument("interface", type=interface_name, metavar="IFACE")
+    p.add_argument("-r", "--read", required=True, metavar="FILE", help="the pcap file")
+    _add_netns(p)
+    _add_queue(p)
+    p.add_argument("--loop", type=count_or_zero, default=1, metavar="N",
+                   help="send the file N times (default 1; 0: until interrupted)")
+    p.add_argument("--rate", type=rate, metavar="PPS", help="average frames per second "
+                   "(default: as fast as the TX ring takes them)")
+    p.add_argument("-b", "--batch", type=count, default=replay.DEFAULT_BATCH,
+                   help="frames per TX batch at a set rate (default %d)" % replay.DEFAULT_BATCH)
+    _add_copy_mode(p)
+
+    p = _command(sub, "bench", cmd_bench, "packet-rate benchmarks like xdpsock", BENCH_HELP,
+                 "examples:\n  sudo python3 -m pyxsk bench rxdrop\n  pyxsk bench l2fwd eth1 "
+                 "-q 2 -d 30\n  pyxsk bench txonly eth1 --dst-mac 3c:fd:fe:9e:7f:71")
+    p.add_argument("mode", choices=benchmark.MODES)
+    p.add_argument("interface", type=interface_name, metavar="IFACE", nargs="?",
+                   help="where to run (default: a veth pair of its own, with a traffic source)")
+    _add_netns(p)
+    _add_queue(p)
+    p.add_argument("-d", "--duration", type=seconds, default=benchmark.DEFAULT_SECONDS,
+                   metavar="SECONDS",
+                   help="how long to run (default %g)" % benchmark.DEFAULT_SECONDS)
+    p.add_argument("-b", "--batch", type=count, default=benchmark.DEFAULT_BATCH,
+                   help="frames per batch (default %d)" % benchmark.DEFAULT_BATCH)
+    p.add_argument("--warmup", type=seconds, default=0.0, metavar="SECONDS",
+                   help="leave the first SECONDS out of the summary's rate")
+    p.add_argument("--size", type=frame_size, default=benchmark.DEFAULT_SIZE,
+                   help="txonly frame size in bytes (default %d)" % benchmark.DEFAULT_SIZE)
+    p.add_argument("--dst-mac", type=mac_address, metavar="MAC",
+                   help="txonly: the frames' destination MAC (required with IFACE)")
+    _add_xdp_mode(p)
+    _add_copy_mode(p)
+
+    p = _command(sub, "prog", None, "show or detach an interface's XDP program", PROG_HELP)
+    prog_sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
+    prog_sub.required = True
+    q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_HELP,
+                 "example:\n  pyxsk prog show eth1")
+    q.add_argument("interface", type=interface_name, metavar="IFACE")
+    _add_netns(q)
+    q = _command(prog_sub, "detach", cmd_prog_detach, "remove the attached XDP program",
+                 PROG_HELP, "example:\n  pyxsk prog detach eth1")
+    q.add_argument("interface", type=interface_name, metavar="IFACE")
+    _add_netns(q)
+    q.add_argument("--mode", choices=sorted(link.XDP_MODE_FLAGS),
+                   help="which one, when programs are attached in two modes")
+
+    p = _command(sub, "doctor", cmd_doctor, "what this kernel and interface offer AF_XDP",
+                 DOCTOR_HELP, "examples:\n  sudo python3 -m pyxsk doctor\n  pyxsk doctor eth1 "
+                 "--zerocopy")
+    p.add_argument("interface", type=interface_name, metavar="IFACE", nargs="?")
+    _add_netns(p)
+    _add_queue(p)
+    p.add_argument("--attach", action="store_true",
+                   help="with IFACE: attach a pass-all program for a moment to probe native "
+                        "and generic XDP and bpf_link (never over an attached program)")
+    p.add_argument("-z", "--zerocopy", action="store_true",
+                   help="with IFACE: try a zero-copy bind (the driver rebuilds the queue)")
+    return parser
+
+
+# -- shared steps ---------------------------------------------------------------------
+
+def _in_netns(args):
+    """Enter the namespace of ``--netns`` for the command's duration (this thread)."""
+    name = getattr(args, "netns", None)
+    return netns.entered(name) if name is not None else contextlib.nullcontext()
+
+
+def _require_interface(args):
+    """The interface's :class:`pyxsk.link.Link`; CommandError if there is none."""
+    try:
+        return link.get_link(args.interface)
+    except OSError as e:
+        if e.errno != errno.ENODEV:
+            raise
+        where = " in network namespace %s" % args.netns if getattr(args, "netns", None) else ""
+        raise CommandError("no interface %r%s" % (args.interface, where)) from None
+
+
+# -- demo -----------------------------------------------------------------------------
+
+def cmd_demo(args):
+    result = demo.run(args.count, args.xdp_mode, report=say)
+    passed = result.intact == result.count
+    say("demo %s: %d/%d frames intact, %d packets/s, %s" % (
+        "passed" if passed else "FAILED", result.intact, result.count,
+        result.sent / result.seconds, result.modes))
+    return EXIT_OK if passed else EXIT_FAILED
+
+
+# -- dump -----------------------------------------------------------------------------
+
+def _open_output(target):
+    """A pcap Writer for ``-w`` (a path, or '-' for standard output), or None."""
+    if target is None:
+        return None
+    if target == STDOUT:
+        return pcap.Writer(sys.stdout.buffer)
+    return pcap.Writer(target)
+
+
+class DumpSink:
+    """Where dump's frames go -- a pcap :class:`~pyxsk.pcap.Writer`, or a
+    summary line each on stdout -- and how many went."""
+
+    def __init__(self, writer=None):
+        self.writer = writer
+        self.frames = 0
+
+    def take(self, batch, timestamp):
+        if self.writer is not None:
+            for frame in batch:
+                # a copy: views the writer makes of a frame would pin the UMEM
+                # (close() refuses to unmap it) if writing fails (EPIPE, ENOSPC)
+                self.writer.write(bytes(frame), timestamp)
+            self.writer.flush()
+        else:
+            for frame in batch:
+                print(summary.summarize(frame, timestamp))
+            sys.stdout.flush()
+        self.frames += len(batch)
+
+
+def capture(xsk, sink, limit=None, duration=None):
+    """Receive into ``sink`` until it has ``limit`` frames or ``duration``
+    seconds have passed (None: no limit); timestamps are taken per batch."""
+    deadline = None if duration is None else time.monotonic() + duration
+    while limit is None or sink.frames < limit:
+        timeout = None
+        if deadline is not None:
+            timeout = deadline - time.monotonic()
+            if timeout <= 0:
+                return
+        want = DUMP_BATCH if limit is None else min(DUMP_BATCH, limit - sink.frames)
+        with xsk.recv(want, timeout) as batch:
+            if batch:
+                sink.take(batch, time.time())
+
+
+def _refuse_attached(device, command):
+    """Commands never displace a program (XskSocket refuses too; this says it plainly)."""
+    attached = device.xdp.prog_ids()
+    if attached:
+        raise CommandError("%s already has %s: %s does not replace it (see: pyxsk prog show "
+                           "and prog detach)" % (device.name, ", ".join(
+                               "XDP program %d in %s mode" % (prog_id, mode)
+                               for mode, prog_id in sorted(attached.items())), command))
+
+
+def cmd_dump(args):
+    with _in_netns(args):
+        _refuse_attached(_require_interface(args), "dump")
+        writer = _open_output(args.write)
+        try:
+            with interrupts.guarded(XskSocket, args.interface, args.queue, filter=args.filter,
+                                    xdp_mode=args.xdp_mode, zerocopy=args.zerocopy,
+                                    tx_size=0) as xsk:
+                note("dump: listening on %s queue %d (%s)%s" % (
+                    args.interface, args.queue, summary.socket_modes(xsk),
+                    ", taking only: " + str(programs.parse_filter(args.filter)) if args.filter else
+                    ", taking every frame"))
+                sink = DumpSink(writer)
+                try:
+                    capture(xsk, sink, args.count, args.duration)
+                finally:
+                    note("dump: %d frames captured%s; socket statistics: %s" % (
+                        sink.frames, " to %s" % args.write if args.write else "",
+                        summary.statistics(xsk)))
+        finally:
+            if writer is not None:
+                writer.close()
+    return EXIT_OK
+
+
+# -- send -----------------------------------------------------------------------------
+
+def _read_frames(path, capacity):
+    """Every frame of pcap ``path`` as bytes, checked to fit a UMEM chunk."""
+    linktype, _snaplen, _nano = pcap.info(path)
+    if linktype != pcap.LINKTYPE_ETHERNET:
+        raise CommandError("%s has link type %d; pyxsk sends Ethernet frames (link type %d)"
+                           % (path, linktype, pcap.LINKTYPE_ETHERNET))
+    frames, cut = [], 0
+    for i, packet in enumerate(pcap.read(path)):
+        if not 0 < len(packet.data) <= capacity:
+            raise CommandError("%s: record %d has %d bytes; pyxsk sends 1 to %d (one UMEM chunk)"
+                               % (path, i, len(packet.data), capacity))
+        cut += len(packet.data) < packet.orig_len
+        frames.append(packet.data)
+    if not frames:
+        raise CommandError("%s holds no frames" % path)
+    return frames, cut
+
+
+def cmd_send(args):
+    frames, cut = _read_frames(args.read, DEFAULT_FRAME_SIZE)
+    if cut:
+        note("send: %d frames were cut short by the capture's snapshot length: sent as captured"
+             % cut)
+    with _in_netns(args):
+        device = _require_interface(args)
+        longest = device.mtu + summary.ETH_HLEN + summary.VLAN_HLEN
+        too_long = sum(1 for f in frames if len(f) > longest)
+        if too_long:
+            note("send: %d frames are longer than %s's MTU (%d) plus headers: the device may "
+                 "drop them" % (too_long, args.interface, device.mtu))
+        with interrupts.guarded(Socket, args.interface, args.queue, rx_size=0,
+                                zerocopy=args.zerocopy) as sock:
+            replayer = replay.Replayer(sock, frames, args.rate, args.batch)
+            try:
+                replayer.run(args.loop)
+            finally:
+                done = replayer.finish()
+                stats = sock.statistics()
+                say("sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s"
+                    % (done.frames, done.bytes, args.read, args.interface, args.queue,
+                       done.seconds, done.frames / done.seconds if done.seconds else 0,
+                       "" if args.rate is None else " (asked %g)" % args.rate))
+    if done.in_flight or stats.tx_invalid_descs:
+        raise CommandError("%d frames did not complete, the kernel refused %d (tx_invalid_descs)"
+                           % (done.in_flight, stats.tx_invalid_descs))
+    return EXIT_OK
+
+
+# -- bench ----------------------------------------------------------------------------
+
+def cmd_bench(args):
+    if args.interface is None and args.netns is not None:
+        raise CommandError("--netns goes with an interface")
+    if args.mode == "txonly" and args.interface is not None and args.dst_mac is None:
+        raise CommandError("txonly on %s needs --dst-mac: the frames' destination"
+                           % args.interface)
+    with _in_netns(args):
+        if args.interface is not None:
+            device = _require_interface(args)
+            if args.mode != "txonly":
+                _refuse_attached(device, "bench")
+        done = benchmark.run(args.mode, args.interface, args.queue, args.duration, args.batch,
+                             args.xdp_mode, args.zerocopy, args.size, args.dst_mac,
+                             args.warmup, report=say)
+    result = done.result
+    say("%s: %d packets in %.2f s: %d pps (%s, %s, batch %d)" % (
+        result.mode, result.packets, result.seconds, result.pps, done.where, done.modes,
+        args.batch))
+    say("  socket statistics: %s" % done.statistics)
+    if done.source is not None:
+        say("  traffic source: %s" % (done.source or "(no summary)"))
+    return EXIT_OK
+
+
+# -- prog -----------------------------------------------------------------------------
+
+def _describe_prog(ifname, mode, prog_id):
+    try:
+        with bpf.prog_by_id(prog_id) as prog:
+            info = prog.info()
+    except FileNotFoundError:
+        return "%s: XDP program id %d, mode %s (unloaded meanwhile)" % (ifname, prog_id, mode)
+    return "%s: XDP program id %d, mode %s (%s), name %s, tag %s, %d maps" % (
+        ifname, prog_id, mode, summary.XDP_MODE_WORDS.get(mode, mode), info.name or "-",
+        info.tag, info.map_ids)
+
+
+def cmd_prog_show(args):
+    with _in_netns(args):
+        device = _require_interface(args)
+        attached = device.xdp.prog_ids()
+        if not attached:
+            say("%s: no XDP program attached" % device.name)
+        for mode, prog_id in sorted(attached.items()):
+            say(_describe_prog(device.name, mode, prog_id))
+    return EXIT_OK
+
+
+def cmd_prog_detach(args):
+    with _in_netns(args):
+        device = _require_interface(args)
+        attached = device.xdp.prog_ids()
+        if args.mode is not None:
+            attached = {m: p for m, p in attached.items() if m == args.mode}
+        if not attached:
+            say("%s: no XDP program attached%s: nothing to detach" % (
+                device.name, "" if args.mode is None else " in %s mode" % args.mode))
+            return EXIT_OK
+        if len(attached) > 1:
+            raise CommandError("%s has programs in modes %s: say which with --mode"
+                               % (device.name, " and ".join(sorted(attached))))
+        (mode, prog_id), = attached.items()
+        with interrupts.deferred(), bpf.prog_by_id(prog_id) as prog:
+            _detach(device, mode, prog)
+    say("%s: detached XDP program id %d (mode %s)" % (device.name, prog_id, mode))
+    return EXIT_OK
+
+
+def _detach(device, mode, prog):
+    """Detach ``prog`` from ``device`` in ``mode``, only if it is still the one there."""
+    try:
+        link.detach_xdp(device.index, mode=mode, expected_fd=prog.fd)
+    except OSError as e:
+        if e.errno == errno.EBUSY:
+            raise CommandError("program %d on %s is held by a BPF link: the process that created "
+                               "the link removes it by closing it (or: bpftool link detach)"
+                               % (prog.id, device.name)) from None
+        if e.errno == errno.EEXIST:
+            raise CommandError("the program on %s changed meanwhile: run prog show again"
+                               % device.name) from None
+        raise
+
+
+# -- doctor ---------------------------------------------------------------------------
+
+ESSENTIAL = ("AF_XDP sockets", "eBPF XDP programs", "bind (copy mode)")
+
+
+def _finding_line(finding):
+    line = "%-4s  %-26s %s" % (finding.status, finding.feature, finding.detail)
+    if finding.fallback:
+        line += "  -> %s" % finding.fallback
+    return line
+
+
+def _probe_own_veth():
+    with temporary_veth_pair(queues=2) as pair:
+        say("probing on a veth pair of its own: %s (netns %s), removed afterwards"
+            % (pair.b.name, pair.b.netns))
+        with netns.entered(pair.b.netns):
+            return probe.InterfaceProbe(pair.b.name, own=True).run()
+
+
+def cmd_doctor(args):
+    if args.interface is None and (args.netns or args.attach or args.zerocopy or args.queue):
+        raise CommandError("--netns, --queue, --attach and --zerocopy go with an interface")
+    say("pyxsk doctor: %s" % probe.platform_line())
+    with interrupts.deferred():
+        findings = probe.kernel()
+        if findings[0].status == probe.OK:
+            if args.interface is None:
+                findings += _probe_own_veth()
+            else:
+                with _in_netns(args):
+                    _require_interface(args)
+                    say("probing %s queue %d%s" % (args.interface, args.queue,
+                                                   "" if not args.netns else " in netns %s"
+                                                   % args.netns))
+                    findings += probe.InterfaceProbe(args.interface, args.queue,
+                                                     zerocopy=args.zerocopy,
+                                                     attach=args.attach).run()
+    for finding in findings:
+        say(_finding_line(finding))
+    failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
+    if failed:
+        say("pyxsk cannot work here: %s" % ", ".join(failed))
+        return EXIT_FAILED
+    say("pyxsk can work here")
+    return EXIT_OK
+
+
+# -- main -----------------------------------------------------------------------------
+
+def _where(args):
+    parts = [PROG, args.command]
+    if getattr(args, "action", None):
+        parts.append(args.action)
+    return " ".join(parts)
+
+
+def main(argv=None):
+    """Run the command line; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    interrupts.install()
+    try:
+        return args.run(args)
+    except interrupts.Interrupted as e:
+        note("%s: stopped by %s after cleaning up" % (_where(args), signal.Signals(e.signum).name))
+        return e.exit_status
+    except BrokenPipeError:
+        # the reader went away (pyxsk dump | head): quietly, as a shell tool would
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_BROKEN_PIPE
+    except CommandError as e:
+        note("%s: error: %s" % (_where(args), e))
+        return EXIT_FAILED
+    except USER_ERRORS as e:
+        note("%s: error: %s" % (_where(args), _message(e)))
+        return EXIT_FAILED
+    finally:
+        interrupts.uninstall()

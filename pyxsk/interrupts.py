@@ -1,0 +1,122 @@
+"""Ctrl-C and SIGTERM for commands that build things in the kernel.
+
+A command that attaches an XDP program or creates namespaces must remove
+them however it stops.  Python's own Ctrl-C handling raises
+KeyboardInterrupt between any two bytecodes, which can land after the kernel
+made something and before the code recorded it (a namespace mounted but not
+yet in the list of things to delete, a program attached but not yet marked
+as ours), or in the middle of the clean-up itself.  So, once
+:func:`install` has run:
+
+* inside :func:`deferred` (set-up and tear-down) a signal is only noted; it
+  raises :class:`Interrupted` when the outermost deferred block ends;
+* :func:`guarded` builds a context manager and enters it deferred, and exits
+  it deferred, so its ``with`` body is the only place a signal lands;
+* after the first :class:`Interrupted`, further SIGINT/SIGTERM are ignored:
+  the clean-up runs to its end (it is bounded) instead of being cut short by
+  an impatient second Ctrl-C.
+
+Without :func:`install` (pyxsk used as a library) nothing changes: the
+functions still nest correctly and Python's default handler stays.
+"""
+
+import contextlib
+import signal
+import sys
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+EXIT_BASE = 128          # a process stopped by signal N exits 128 + N (shell convention)
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived; ``signum`` says which."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_status(self):
+        return EXIT_BASE + self.signum
+
+
+class _State:
+    installed = False
+    depth = 0            # how many deferred blocks we are inside
+    pending = None       # a signal noted while deferred
+    fired = False        # an Interrupted has been raised: ignore the rest
+
+
+def _handler(signum, frame):
+    if _State.fired:
+        return
+    if _State.depth:
+        _State.pending = signum
+        return
+    _State.fired = True
+    raise Interrupted(signum)
+
+
+def install():
+    """Route SIGINT and SIGTERM through this module (main thread only) and
+    make sure neither is blocked: a parent may have started us with a mask."""
+    for signum in SIGNALS:
+        signal.signal(signum, _handler)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
+    _State.installed = True
+    _State.depth, _State.pending, _State.fired = 0, None, False
+
+
+def uninstall():
+    """Back to Python's defaults (for tests that call :func:`install`)."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _State.installed = False
+    _State.depth, _State.pending, _State.fired = 0, None, False
+
+
+def raise_pending():
+    """Raise the signal noted while deferred, if there is one and no deferred
+    block is still open."""
+    if _State.pending is not None and not _State.depth and not _State.fired:
+        signum, _State.pending = _State.pending, None
+        _State.fired = True
+        raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def deferred():
+    """Run the body with SIGINT/SIGTERM noted instead of raised; the noted
+    signal is raised when the outermost block ends."""
+    _State.depth += 1
+    try:
+        yield
+    finally:
+        _State.depth -= 1
+    raise_pending()
+
+
+@contextlib.contextmanager
+def guarded(factory, *args, **kwargs):
+    """``with guarded(XskSocket, "eth0") as xsk:`` -- call ``factory`` and
+    enter what it returns with signals deferred, run the body with signals
+    live, and exit deferred.  A signal that came during set-up is raised at
+    the start of the body, so the exit (the clean-up) still runs."""
+    _State.depth += 1
+    try:
+        manager = factory(*args, **kwargs)
+        value = manager.__enter__()
+    except BaseException:
+        _State.depth -= 1
+        raise
+    try:
+        _State.depth -= 1          # inside the try: from here a signal reaches the clean-up
+        raise_pending()
+        yield value
+    except BaseException:
+        with deferred():
+            if not manager.__exit__(*sys.exc_info()):
+                raise
+    else:
+        with deferred():
+            manager.__exit__(None, None, None)

@@ -1,0 +1,107 @@
+"""Replaying frames through an AF_XDP socket's TX ring, as fast as it takes
+them or at a set average rate (``pyxsk send``)."""
+
+import collections
+import itertools
+import time
+
+from .errors import ConfigError
+
+DEFAULT_BATCH = 64
+SEND_TIMEOUT = 5.0       # seconds without room on the TX ring before giving up
+FLUSH_TIMEOUT = 2.0      # seconds to wait for the last completions
+
+Replayed = collections.namedtuple("Replayed", "frames bytes seconds in_flight")
+Replayed.__doc__ = """What :func:`replay` sent: ``frames`` and ``bytes`` queued
+in ``seconds``; ``in_flight`` frames had not completed when it gave up waiting."""
+
+
+class Pacer:
+    """An average rate held without spinning: frame ``i`` (from 0) is due
+    ``i / rate`` seconds after the start.  :meth:`due` says how many may go
+    now; when none may, :meth:`wait` sleeps until the next one is due.
+
+    The schedule counts from the start, not from the previous frame, so a
+    late wake-up or a stall on a full ring is made up by sending the frames
+    that became due meanwhile together (in batches), and the average over
+    the run stays ``rate``."""
+
+    def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
+            raise ConfigError("rate must be a positive number of frames per second, not %r"
+                              % (rate,))
+        self.rate = rate
+        self._clock, self._sleep = clock, sleep
+        self.start = clock()
+
+    def due_at(self, frame):
+        """When frame number ``frame`` is due (the clock's time)."""
+        return self.start + frame / self.rate
+
+    def due(self, sent):
+        """How many frames are due now that ``sent`` have gone: 0 until
+        :meth:`due_at` ``(sent)`` -- the same sum :meth:`wait` sleeps to, so
+        rounding can never leave a frame neither due nor worth a sleep."""
+        now = self._clock()
+        if now < self.due_at(sent):
+            return 0
+        return max(1, int((now - self.start) * self.rate) + 1 - sent)
+
+    def wait(self, sent):
+        """Sleep until frame number ``sent`` is due."""
+        delay = self.due_at(sent) - self._clock()
+        if delay > 0:
+            self._sleep(delay)
+
+
+class Replayer:
+    """Sends frames in order on a TX-capable socket, as fast as the ring
+    takes them or at most ``rate`` frames per second on average, and counts
+    what it sent -- also when stopped half-way (Ctrl-C on an endless loop)."""
+
+    def __init__(self, sock, frames, rate=None, batch=DEFAULT_BATCH):
+        if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
+            raise ConfigError("batch must be a positive int, not %r" % (batch,))
+        self.sock, self.frames, self.batch = sock, frames, batch
+        self.pacer = Pacer(rate) if rate is not None else None
+        self.sent = self.bytes = 0
+        self.t0 = time.monotonic()
+
+    def run(self, loops=1):
+        """Send every frame ``loops`` times (0: until interrupted)."""
+        if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
+            raise ConfigError("loops must be an int >= 0 (0: forever), not %r" % (loops,))
+        if not self.frames:
+            return
+        for _ in (itertools.count() if loops == 0 else range(loops)):
+            self._once()
+
+    def _once(self):
+        frames, pacer = self.frames, self.pacer
+        i = 0
+        while i < len(frames):
+            n = min(self.batch if pacer else self.sock.tx.size, len(frames) - i)
+            if pacer is not None:
+                due = pacer.due(self.sent)
+                if not due:
+                    pacer.wait(self.sent)
+                    continue
+                n = min(n, due)
+            chunk = frames[i:i + n]
+            self.sock.sendall(chunk, timeout=SEND_TIMEOUT)
+            i += n
+            self.sent += n
+            self.bytes += sum(len(f) for f in chunk)
+
+    def finish(self):
+        """Wait (a little) for the last completions; :class:`Replayed`."""
+        in_flight = self.sock.flush(FLUSH_TIMEOUT)
+        return Replayed(self.sent, self.bytes, time.monotonic() - self.t0, in_flight)
+
+
+def replay(sock, frames, loops=1, rate=None, batch=DEFAULT_BATCH):
+    """Send the bytes-like ``frames`` ``loops`` times (0: until interrupted)
+    on ``sock``, at most ``rate`` per second if given; :class:`Replayed`."""
+    replayer = Replayer(sock, frames, rate, batch)
+    replayer.run(loops)
+    return replayer.finish()
