@@ -79,7 +79,7 @@ the kernel measures it) and the raw ``retval``."""
 TestRun.__test__ = False   # not a pytest test class
 
 MapInfo = collections.namedtuple("MapInfo", "id type name key_size value_size max_entries flags")
-ProgInfo = collections.namedtuple("ProgInfo", "id type name tag run_count run_time_ns map_ids")
+ProgInfo = collections.namedtuple("ProgInfo", "id type name tag run_count run_time_ns nr_map_ids")
 LinkInfo = collections.namedtuple("LinkInfo", "id type prog_id ifindex")
 
 

@@ -542,7 +542,7 @@ def _describe_prog(ifname, mode, prog_id):
         return "%s: XDP program id %d, mode %s (unloaded meanwhile)" % (ifname, prog_id, mode)
     return "%s: XDP program id %d, mode %s (%s), name %s, tag %s, %d maps" % (
         ifname, prog_id, mode, summary.XDP_MODE_WORDS.get(mode, mode), info.name or "-",
-        info.tag, info.map_ids)
+        info.tag, info.nr_map_ids)
 
 
 def cmd_prog_show(args):

@@ -1,6 +1,7 @@
 """Packet loops: the jobs xdpsock does, for ``pyxsk bench`` and tools/bench.py.
 
-Each loop runs for ``seconds`` (or until ``count`` packets), calls
+Each loop runs for ``seconds`` (or until ``count`` packets) in batches of
+up to ``batch``; the other options are keywords.  It calls
 ``progress(elapsed, packets, pps)`` about once a second if given, and
 returns a :class:`Result` whose rate leaves out the first ``warmup`` seconds.
 Receivers block in poll() when their ring is empty: spinning would starve a
@@ -51,7 +52,7 @@ class Clock:
         return Result(self.mode, self.packets - p, now - t, (self.packets - p) / max(now - t, 1e-9))
 
 
-def rxdrop(xsk, seconds, batch=256, warmup=0.0, count=None, progress=None):
+def rxdrop(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     """Receive and drop: RX descriptors straight back to the fill ring."""
     clock = Clock("rxdrop", seconds, warmup, count, progress)
     discard, poll = xsk.discard, xsk.poll
@@ -63,7 +64,7 @@ def rxdrop(xsk, seconds, batch=256, warmup=0.0, count=None, progress=None):
     return clock.result()
 
 
-def rx_touch(xsk, seconds, batch=256, warmup=0.0, count=None, progress=None):
+def rx_touch(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     """Receive and read every frame's ethertype (bytes 12-13), as xdpsock -T
     does: :meth:`Batch.field` reads them for the whole batch at once."""
     clock = Clock("rx-touch", seconds, warmup, count, progress)
@@ -77,7 +78,7 @@ def rx_touch(xsk, seconds, batch=256, warmup=0.0, count=None, progress=None):
     return clock.result()
 
 
-def txonly(sock, frame, seconds, batch=256, warmup=0.0, count=None, progress=None):
+def txonly(sock, frame, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     """Send ``frame`` over and over: written into chunks once, then each
     completed chunk goes straight back on the TX ring (:meth:`retransmit`)."""
     clock = Clock("txonly", seconds, warmup, count, progress)
@@ -90,8 +91,8 @@ def txonly(sock, frame, seconds, batch=256, warmup=0.0, count=None, progress=Non
     return clock.result()
 
 
-def l2fwd(xsk, seconds, batch=256, swap_macs=True, warmup=0.0, count=None, progress=None,
-          to=None):
+def l2fwd(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None,
+          swap_macs=True, to=None):
     """Receive, swap source and destination MAC, send back out (or on ``to``)
     without copying the frame."""
     clock = Clock("l2fwd", seconds, warmup, count, progress)

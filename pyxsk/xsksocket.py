@@ -55,8 +55,8 @@ class XdpHook:
                                         update_if_noexist=True, netns=self.netns_fd)
         except OSError as e:
             if e.errno in (errno.EBUSY, errno.EEXIST):
-                e.hint = "%s; pyxsk does not replace another XDP program: detach it " \
-                         "(python3 -m pyxsk prog detach %s) or pass program= its fd" % (
+                e.hint = "%s; pyxsk does not replace another XDP program: detach it first " \
+                         "(pyxsk prog detach %s), or hand XskSocket that program (program=)" % (
                              e.hint or "an XDP program is already attached", self.ifname)
             raise
 

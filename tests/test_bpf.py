@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 from conftest import unique_name
+from minimal_prog import xdp_pass_program
 from pyxsk import _libc, bpf, netns, programs
 from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
 from pyxsk.errors import AsmError, ConfigError, SyscallError, VerifierError
@@ -442,3 +443,16 @@ def test_possible_cpus_reads_ranges_and_lists(tmp_path, monkeypatch):
         path.write_text(text)
         monkeypatch.setattr(bpf, "_POSSIBLE_CPUS", str(path))
         assert bpf.possible_cpus() == count
+
+
+@pytest.mark.root
+def test_prog_by_id_finds_a_loaded_program():
+    with xdp_pass_program() as (_fd, prog_id):
+        with bpf.prog_by_id(prog_id) as prog:
+            assert (prog.id, prog.name, prog.type) == (prog_id, "pyxsk_pass", k.BPF_PROG_TYPE_XDP)
+            assert prog.info().tag == prog.tag
+    with pytest.raises(FileNotFoundError, match="no loaded program has id"):
+        bpf.prog_by_id(prog_id)                     # unloaded when its last fd closed
+    for bad in (0, -1, True, 1 << 32, "7"):
+        with pytest.raises(ConfigError):
+            bpf.prog_by_id(bad)

@@ -711,19 +711,6 @@ def test_prog_detach_leaves_a_bpf_link_alone_and_says_why(veth_pair):
     assert xdp_state(b).attached is None
 
 
-@pytest.mark.root
-def test_prog_by_id_finds_a_loaded_program():
-    with xdp_pass_program() as (_fd, prog_id):
-        with bpf.prog_by_id(prog_id) as prog:
-            assert (prog.id, prog.name, prog.type) == (prog_id, "pyxsk_pass", 6)   # XDP
-            assert prog.info().tag == prog.tag
-    with pytest.raises(FileNotFoundError, match="no loaded program has id"):
-        bpf.prog_by_id(prog_id)                     # unloaded when its last fd closed
-    for bad in (0, -1, True, 1 << 32, "7"):
-        with pytest.raises(ConfigError):
-            bpf.prog_by_id(bad)
-
-
 # -- doctor -------------------------------------------------------------------------
 
 FEATURES = ["AF_XDP sockets", "eBPF XDP programs", "mmap offsets layout", "unaligned chunks",

@@ -158,7 +158,8 @@ def worker_pyxsk_txonly(args):
     from pyxsk import loops
     from pyxsk.xsk import Socket
     with Socket(DEV_A, 0, rx_size=0, tx_size=2048, num_frames=4096) as sock:
-        result = loops.txonly(sock, udp_frame(args.size), args.seconds, args.batch, args.warmup)
+        result = loops.txonly(sock, udp_frame(args.size), args.seconds, args.batch,
+                              warmup=args.warmup)
     print("AVG tx_pps=%.0f" % result.pps, flush=True)
 
 
