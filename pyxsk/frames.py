@@ -110,11 +110,12 @@ class Batch:
         starts = self.data_offsets()
         data = self._umem.view
         if size == 1:
-            return [data[a + offset] for a in starts]
+            at = data[offset:]               # shifted by the offset: no addition per frame
+            return [at[a] for a in starts]
         if offset & 1 or _any_odd(starts) or sys.byteorder == "big":
             return [data[a + offset] << 8 | data[a + offset + 1] for a in starts]
-        words, swap = self._umem.view16, _swap16_table()
-        return [swap[words[(a + offset) >> 1]] for a in starts]
+        at, swap = self._umem.view16[offset >> 1:], _swap16_table()
+        return [swap[at[a >> 1]] for a in starts]
 
     def tobytes(self):
         """Copies of every frame, as a list of ``bytes``."""

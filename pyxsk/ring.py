@@ -256,33 +256,32 @@ def transfer(src, src_idx, dst, dst_idx, count, word=0):
         src_idx, dst_idx, count = src_idx + n, dst_idx + n, count - n
 
 
+def copy_addrs(src, idx, dst, n):
+    """Reserve up to ``n`` entries on producer ring ``dst``, copy into them
+    the addresses of ``src`` entries from cursor ``idx`` (one slice copy
+    unless a ring wraps), publish them; returns how many."""
+    count, didx = dst.reserve(n)
+    if not count:
+        return 0
+    s, d = idx & src.mask, didx & dst.mask
+    if s + count <= src.size and d + count <= dst.size:
+        dst.words[d * dst.stride:(d + count) * dst.stride:dst.stride] = \
+            src.words[s * src.stride:(s + count) * src.stride:src.stride]
+    else:
+        transfer(src, idx, dst, didx, count, word=0)
+    dst._prod[0] = dst.cached_prod
+    return count
+
+
 def rx_to_fill(rx, fill, limit):
     """Move up to ``limit`` RX descriptors' addresses straight onto the fill
-    ring and publish both cursors: the whole receive-and-drop step in one
-    function, since each Python call layer costs as much as a slice copy.
-    (Aligned mode only: the kernel masks the data offset off fill entries.)
+    ring and publish both cursors: receive-and-drop in one step (aligned
+    mode only: the kernel masks the data offset off fill entries).
     Returns how many moved."""
-    avail = (rx.cached_prod - rx.cached_cons) & MASK32
-    if avail < limit:
-        rx.cached_prod = rx._prod[0]
-        avail = (rx.cached_prod - rx.cached_cons) & MASK32
-    if not avail:
+    n, idx = rx.peek(limit)
+    if not n:
         return 0
-    n = min(limit, avail)
-    free = fill.size - ((fill.cached_prod - fill.cached_cons) & MASK32)
-    if free < n:
-        fill.cached_cons = fill._cons[0]
-        free = fill.size - ((fill.cached_prod - fill.cached_cons) & MASK32)
-        n = min(n, free)
-        if not n:
-            return 0
-    src, dst = rx.cached_cons & rx.mask, fill.cached_prod & fill.mask
-    if src + n <= rx.size and dst + n <= fill.size:
-        fill.words[dst:dst + n] = rx.words[2 * src:2 * (src + n):2]
-    else:
-        transfer(rx, rx.cached_cons, fill, fill.cached_prod, n, word=0)
-    rx.cached_cons = (rx.cached_cons + n) & MASK32
+    count = copy_addrs(rx, idx, fill, n)
+    rx.cancel(n - count)
     rx._cons[0] = rx.cached_cons
-    fill.cached_prod = (fill.cached_prod + n) & MASK32
-    fill._prod[0] = fill.cached_prod
-    return n
+    return count

@@ -36,7 +36,7 @@ from array import array
 from . import _libc
 from .errors import ConfigError, LedgerError
 from .mapping import Mapping
-from .ring import is_power_of_two, transfer
+from .ring import copy_addrs, is_power_of_two
 from .uapi import if_xdp
 
 FREE = 0
@@ -461,12 +461,11 @@ class Pool:
             bases = self.umem.chunk_bases(got)
             count, fidx = fill.reserve(n)
             fill.write_addrs(fidx, bases[:count])
+            if count:
+                fill.submit()
         else:
-            count, fidx = fill.reserve(n)
-            transfer(rx, idx, fill, fidx, count, word=0)
-        if count:
-            fill.submit()
-            self.fill_given += count
+            count = copy_addrs(rx, idx, fill, n)
+        self.fill_given += count
         if count < n:
             rest = array("Q", bytes(8 * (n - count)))
             rx.read_addrs(idx + count, n - count, memoryview(rest))
