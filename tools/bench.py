@@ -386,9 +386,12 @@ def report(mode, rates, ratios, args):
     lines = []
     for a, b, target in ratios:
         r = med[a] / med[b] if med[b] else float("inf")
+        # each round runs the contenders back to back, so its own ratio is
+        # the least disturbed by the VM's drift between rounds
+        per_round = ["%.2f" % (x / y) for x, y in zip(rates[a], rates[b]) if y]
         lines.append((a, b, r, target))
-        print("  %s / %s = %.2f  (target >= %.2f: %s)" % (a, b, r, target,
-                                                          "met" if r >= target else "NOT met"))
+        print("  %s / %s = %.2f  (rounds: %s; target >= %.2f: %s)" % (
+            a, b, r, " ".join(per_round), target, "met" if r >= target else "NOT met"))
     print(flush=True)
     return med, lines
 
