@@ -407,6 +407,7 @@ class Pool:
         self.tx_given = 0      # chunks written to TX rings
         self.comp_taken = 0    # ... and read back off the completion ring
         self.user_held = 0     # in receive batches
+        self.rx_budget = 0     # room on the RX rings of the pool's sockets
         umem._pools[self.code] = self
 
     @property
@@ -435,10 +436,25 @@ class Pool:
         if len(addrs) > room:
             self.umem._give_back(addrs[room:])
 
+    def rx_path(self):
+        """Chunks given for receiving and not yet back: on the fill ring, in
+        the kernel, on RX rings, in receive batches."""
+        return self.fill_given - self.rx_taken + self.user_held
+
     def refill(self, limit=None):
-        """Put idle chunks (spare, then free) on the fill ring; returns how many."""
+        """Put idle chunks (spare, then free) on the fill ring, up to the
+        pool's RX budget; returns how many.
+
+        The budget is the room on the pool's RX rings.  More chunks than that
+        would not receive more: when the application falls behind and its RX
+        ring fills, the kernel would still take a chunk from the fill ring,
+        copy the frame into it, and only then drop it for lack of room --
+        a wasted copy on the receiving CPU.  With no chunk left on the fill
+        ring it drops the frame before copying."""
         fill = self.fill
+        budget = self.rx_budget - self.rx_path()
         want = fill.free(fill.size) if limit is None else min(limit, fill.free(limit))
+        want = min(want, budget)
         if want <= 0:
             return 0
         addrs = self.take(want)

@@ -165,6 +165,7 @@ class Socket:
         self._fd = -1
         self.rx = self.tx = self.pool = None
         self.need_wakeup = False
+        self._rx_budget = 0
         self._batch = None
         self._own_umem = False
         self.umem = None
@@ -259,6 +260,8 @@ class Socket:
                         "%s/%d" % (self.ifname, self.queue))
         self.pool = pool
         pool.sockets.append(self)
+        pool.rx_budget += rx_size
+        self._rx_budget = rx_size
         if rx_size:
             self.rx = ConsumerRing.map(fd, if_xdp.XDP_PGOFF_RX_RING, offsets["rx"], rx_size,
                                        DESC_ENTRY, "rx")
@@ -276,7 +279,7 @@ class Socket:
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
         self._kick_always = not self.need_wakeup
         if self.rx is not None and len(pool.sockets) == 1:
-            pool.refill(min(fill_size, umem.free_count() // (2 if tx_size else 1)))
+            pool.refill(umem.free_count() // (2 if tx_size else 1))
 
     def _set_ring_size(self, option, size, name):
         _libc.setsockopt_int(self._fd, if_xdp.SOL_XDP, option, size,
@@ -527,8 +530,7 @@ class Socket:
         pool.rx_taken += n
         pool.user_held += n
         self._batch = batch = Batch(self, idx, n)
-        fill = pool.fill
-        if (pool.spare or self.umem.free_count()) and fill.free(fill.size // 4) >= fill.size // 4 \
+        if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
                 and pool.refill():
             self.wakeup()
         return batch
@@ -648,6 +650,7 @@ class Socket:
             self._flush_quietly()
         if pool is not None:
             pool.sockets.remove(self)
+            pool.rx_budget -= self._rx_budget
             if pool.sockets and self.rx is not None:
                 _reclaim_rx(pool, self.rx)
         for ring in (self.rx, self.tx):

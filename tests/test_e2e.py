@@ -375,3 +375,16 @@ def test_rx_frames_from_the_kernel_path_carry_the_sender_and_size(veth_pair):
         assert frame[:6] == mac_bytes(veth_pair.b.mac) and frame[6:12] == mac_bytes(veth_pair.a.mac)
         assert len(frame) == 14 + 20 + 8 + 100 and frame[-100:] == b"x" * 100
         assert socket.inet_ntoa(frame[26:30]) == str(veth_pair.a.ipv4.ip)
+
+
+def test_a_backlogged_socket_drops_before_the_copy(veth_pair):
+    """With no more chunks out than its RX ring holds, a socket that does not
+    keep up makes the kernel drop for want of a fill chunk (before copying the
+    frame), never for a full RX ring (after copying it)."""
+    frames = make_frames(veth_pair.a, veth_pair.b, 300, seed=17)
+    with open_xsk(veth_pair.b, rx_size=64, fill_size=256) as xsk:
+        inject(veth_pair.a, frames)                 # nobody reads meanwhile
+        stats = xsk.statistics()
+        assert stats.rx_ring_full == 0
+        assert stats.rx_fill_ring_empty_descs >= 300 - 64
+        assert len(receive(xsk, 64)) == 64          # the RX ring held its 64

@@ -407,3 +407,22 @@ def test_forwarding_keeps_the_fill_ring_stocked(kernel, umem):
             complete(sock.pool, [a for a, _ in sent])
             sock.recv(1, timeout=0)                           # nothing to read: restocks
             umem.check()
+
+
+def test_the_fill_ring_holds_no_more_than_the_rx_ring_can_take(kernel):
+    """RX budget: a fill ring four times the RX ring gets only as many chunks
+    as the RX ring holds, and the budget holds through receive and forward."""
+    with Umem(1024, 2048) as umem:
+        with Socket(7, 0, umem=umem, rx_size=64, fill_size=256, tx_size=64) as sock:
+            pool = sock.pool
+            assert umem.check().pools[LABEL].fill == 64 == pool.rx_budget
+            chunks = take_fill(pool, 64)
+            deliver_rx(sock, [(rx_offset(umem, a), 64) for a in chunks])
+            forwarded = 0
+            while forwarded < 64:                  # they leave for TX ...
+                batch = sock.recv(64, timeout=0)
+                assert pool.rx_path() <= 64
+                forwarded += sock.forward(batch)
+            sock.recv(1, timeout=0)                # ... and fresh ones replace them
+            assert pool.rx_path() == 64 and umem.check().pools[LABEL].fill == 64
+        assert umem.check().free == 1024
