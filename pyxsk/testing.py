@@ -19,7 +19,8 @@ The fixtures ``veth_pair`` and ``make_veth_pair`` wrap it.  To use them::
     def test_native_xdp(make_veth_pair):
         pair = make_veth_pair(queues=2, mtu=1500)
 
-pytest is imported only when pytest loads this module as a plugin, so
+pyxsk never imports pytest: the fixtures take the pytest module that loads
+this module as a plugin, so
 ``import pyxsk.testing`` works without it.  Creating namespaces needs root
 (CAP_SYS_ADMIN and CAP_NET_ADMIN); the fixtures skip the test elsewhere.
 """
@@ -29,6 +30,7 @@ import errno
 import ipaddress
 import itertools
 import os
+import sys
 import time
 from typing import NamedTuple, Optional
 
@@ -258,7 +260,9 @@ def _fixture_plugin(pytest):
 
 def pytest_configure(config):
     """Hook: register the fixtures when pytest loads this module as a
-    plugin (``pytest_plugins = ["pyxsk.testing"]`` or ``-p pyxsk.testing``)."""
-    import pytest
+    plugin (``pytest_plugins = ["pyxsk.testing"]`` or ``-p pyxsk.testing``).
+    Only pytest calls this, so pytest is loaded already: the package itself
+    never imports it."""
+    pytest = sys.modules["pytest"]
     if not config.pluginmanager.has_plugin(PLUGIN_NAME):
         config.pluginmanager.register(_fixture_plugin(pytest), PLUGIN_NAME)
