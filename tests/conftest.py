@@ -1,4 +1,5 @@
-"""Shared test plumbing: the ``root`` marker, unique names, leak counters.
+"""Shared test plumbing: the ``root`` marker, leak counters, and the
+pyxsk.testing plugin (fixtures ``veth_pair``, ``make_veth_pair``).
 
 Tests marked ``root`` need root and a kernel with AF_XDP, bpf(2), veth and
 network namespaces; elsewhere they skip with the reason.  With
@@ -7,7 +8,6 @@ so CI proves the real tests ran.
 """
 
 import errno
-import itertools
 import os
 import sys
 
@@ -20,17 +20,6 @@ from pyxsk import _libc  # noqa: E402
 from pyxsk.uapi import if_xdp  # noqa: E402
 
 pytest_plugins = ["pyxsk.testing"]     # veth_pair, make_veth_pair
-
-_counter = itertools.count(1)
-
-
-def unique_name(tag, width=15):
-    """A name no other test (or parallel run) uses: 'px' + pid + counter + tag,
-    short enough for an interface name (15 bytes)."""
-    name = "px%d%s%d" % (os.getpid() % 100000, tag, next(_counter))
-    if len(name) > width:
-        raise ValueError("unique name %r longer than %d" % (name, width))
-    return name
 
 
 def _root_skip_reason():

@@ -9,11 +9,11 @@ import subprocess
 
 import pytest
 
-from conftest import unique_name
 from minimal_prog import xdp_pass_program
 from pyxsk import _libc, bpf, netns, programs
 from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
 from pyxsk.errors import AsmError, ConfigError, SyscallError, VerifierError
+from pyxsk.testing import unique_name
 from pyxsk.uapi import bpf as k
 from pyxsk.uapi import if_link as ifla
 from pyxsk.uapi import if_xdp

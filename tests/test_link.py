@@ -13,10 +13,10 @@ import subprocess
 
 import pytest
 
-from conftest import unique_name
 from minimal_prog import xdp_pass_program
 from pyxsk import link, netlink, netns
 from pyxsk.errors import ConfigError, NetlinkError
+from pyxsk.testing import unique_name
 from pyxsk.uapi import if_ as iff
 from pyxsk.uapi import if_link as ifla
 

@@ -5,8 +5,8 @@ import subprocess
 
 import pytest
 
-from conftest import unique_name
 from pyxsk import netns
+from pyxsk.testing import unique_name
 
 SELF = "/proc/thread-self/ns/net"
 
