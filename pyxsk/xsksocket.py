@@ -22,9 +22,10 @@ from . import netns as _netns
 from .asm import Program
 from .errors import ConfigError
 from .uapi import bpf as _bpf_uapi
-from .xsk import Socket
+from .xsk import Socket, resolve_ifindex
 
 XDP_MODES = ("auto", "drv", "skb")
+_SELF_NETNS = "/proc/thread-self/ns/net"
 
 
 class XdpHook:
@@ -60,10 +61,14 @@ class XdpHook:
                              e.hint or "an XDP program is already attached", self.ifname)
             raise
 
-    def attached_here(self):
-        """True while our program is the one on the interface."""
-        state = link.get_link(self.ifindex, netns=self.netns_fd).xdp
-        return self.prog.id in state.prog_ids().values()
+    def is_interface(self, interface):
+        """True if ``interface`` (name or index, looked up in the calling
+        thread's namespace) is this hook's: ifindexes repeat across
+        namespaces, so the namespace must match too."""
+        here = os.stat(_SELF_NETNS).st_ino
+        if here != os.fstat(self.netns_fd).st_ino:
+            return False
+        return resolve_ifindex(interface)[0] == self.ifindex
 
     def close(self):
         """Detach (if we attached and it is still ours), close map and program."""
@@ -117,18 +122,21 @@ class XskSocket(Socket):
         self._hook = None
         _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options)
         if share is not None:
+            if not share._hook.is_interface(interface):
+                raise ConfigError("share= is for sockets on the same interface; "
+                                  "to share only memory pass umem=")
             socket_options["umem"] = share.umem
         super().__init__(interface, queue, **socket_options)
         try:
-            self._hook = share._hook if share is not None else self._new_hook(
-                program, filter, xskmap, counters)
-            if share is not None and share._hook.ifindex != self.ifindex:
-                raise ConfigError("share= is for sockets on the same interface; "
-                                  "to share only memory pass umem=")
-            self._hook.users += 1
+            if share is None:
+                hook = self._new_hook(program, filter, xskmap, counters)
+            else:
+                hook = share._hook
+            hook.users += 1
+            self._hook = hook           # from here on close() lets go of it
             if share is None and attach:
-                self._hook.attach(xdp_mode, bpf_link)
-            self._hook.xskmap[queue] = self
+                hook.attach(xdp_mode, bpf_link)
+            hook.xskmap[queue] = self
         except BaseException:
             self.close()
             raise
@@ -139,7 +147,7 @@ class XskSocket(Socket):
             rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
             xskmap = bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks")
         counter_map = prog = None
-        netns_fd = _netns.open_fd("/proc/thread-self/ns/net")
+        netns_fd = _netns.open_fd(_SELF_NETNS)
         try:
             counter_map = programs.ActionCounters(name="pyxsk_actions") if counters else None
             prog, own_prog = _load_program(program, filter, xskmap, counter_map)

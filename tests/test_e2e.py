@@ -14,7 +14,7 @@ import pytest
 
 from minimal_prog import xdp_pass_program
 from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
-from pyxsk import XskSocket, aio, link, netns
+from pyxsk import ConfigError, XskSocket, aio, link, netns
 from pyxsk.umem import Umem
 from pyxsk.xsk import Socket
 
@@ -388,3 +388,21 @@ def test_a_backlogged_socket_drops_before_the_copy(veth_pair):
         assert stats.rx_ring_full == 0
         assert stats.rx_fill_ring_empty_descs >= 300 - 64
         assert len(receive(xsk, 64)) == 64          # the RX ring held its 64
+
+
+def test_share_across_interfaces_is_refused_without_harm(make_veth_pair):
+    """share= on another interface raises, and the first socket keeps its
+    program, map slot and traffic."""
+    pair = make_veth_pair()
+    with netns.entered(pair.b.netns):
+        first = XskSocket(pair.b.name, 0)
+    try:
+        with netns.entered(pair.a.netns), pytest.raises(ConfigError, match="same interface"):
+            XskSocket(pair.a.name, 0, share=first)
+        assert attached(pair.b) == {first.xdp_mode: first.program.id}
+        frames = make_frames(pair.a, pair.b, 10, seed=23)
+        inject(pair.a, frames)
+        assert receive(first, 10) == frames
+    finally:
+        first.close()
+    assert attached(pair.b) == {}
