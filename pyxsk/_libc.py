@@ -222,12 +222,6 @@ def getsockopt(fd, level, optname, buf, call="getsockopt", hints=None):
     return size.value
 
 
-def getsockopt_int(fd, level, optname, call="getsockopt", hints=None):
-    value = ctypes.c_int()
-    getsockopt(fd, level, optname, value, call=call, hints=hints)
-    return value.value
-
-
 def bind(fd, addr, call="bind", hints=None):
     if _bind(fd, ctypes.addressof(addr), ctypes.sizeof(addr)) < 0:
         _fail(call, hints)

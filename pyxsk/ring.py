@@ -210,10 +210,6 @@ class ConsumerRing(Ring):
         ``out`` (a writable 'Q' memoryview of at least ``count`` items)."""
         _gather(self.words, self.stride, 0, self.mask, idx, count, out)
 
-    def read_lens(self, idx, count, out):
-        """Copy the ``len`` of desc entries into ``out`` (a writable 'I' memoryview)."""
-        _gather(self.halfwords, _HALFWORDS_PER_DESC, _LEN_HALFWORD, self.mask, idx, count, out)
-
 
 def _gather(words, stride, word, mask, idx, count, out):
     """Copy one word of ``count`` entries from cursor ``idx`` into ``out[:count]``."""

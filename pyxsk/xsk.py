@@ -166,6 +166,7 @@ class Socket:
         self.rx = self.tx = self.pool = None
         self.need_wakeup = False
         self._rx_budget = 0
+        self._retx_length = self._retx_lens = None
         self._batch = None
         self._own_umem = False
         self.umem = None
@@ -274,6 +275,7 @@ class Socket:
                                  hints=TX_BUDGET_HINTS)
         self._bind()
         self._pollin = (_libc.pollfd * 1)(_libc.pollfd(fd, _libc.POLLIN, 0))
+        self._pollout = (_libc.pollfd * 1)(_libc.pollfd(fd, _libc.POLLOUT, 0))
         if not self.shared:
             umem.bind_flags = self._bind_flags
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
@@ -375,7 +377,7 @@ class Socket:
             return True
         if err in _KICK_AGAIN:
             return False
-        raise _kick_error(err, self._call("sendto"))
+        raise syscall_error(err, self._call("sendto"), KICK_HINTS.get(err))
 
     def _push(self):
         """Kick until the kernel has taken every pending TX descriptor or says
@@ -403,7 +405,10 @@ class Socket:
         self._require_open()
         if self.tx is None:
             raise ValueError("this socket has no TX ring")
-        lengths = self._frame_lengths(frames)
+        return self._send(frames, self._frame_lengths(frames))
+
+    def _send(self, frames, lengths):
+        """:meth:`send` of frames whose ``lengths`` have been checked."""
         pool = self.pool
         pool.reap()
         want = min(len(lengths), self.tx.free(len(lengths)))
@@ -444,12 +449,16 @@ class Socket:
     def sendall(self, frames, timeout=None):
         """Queue every frame, waiting for room as needed; TimeoutError (with
         how many were queued) when ``timeout`` seconds pass first."""
+        self._require_open()
+        if self.tx is None:
+            raise ValueError("this socket has no TX ring")
         frames = list(frames)
-        self._frame_lengths(frames)
+        lengths = self._frame_lengths(frames)
         deadline = None if timeout is None else time.monotonic() + timeout
         done = 0
         while done < len(frames):
-            done += self.send(frames[done:done + self.tx.size])
+            end = done + self.tx.size
+            done += self._send(frames[done:end], lengths[done:end])
             if done < len(frames):
                 if deadline is not None and time.monotonic() >= deadline:
                     raise TimeoutError("sendall: %d of %d frames queued in %.3g s"
@@ -462,8 +471,7 @@ class Socket:
         if self.pool.reap() or self.tx.free(1):
             return
         remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
-        fds = (_libc.pollfd * 1)(_libc.pollfd(self._fd, _libc.POLLOUT, 0))
-        _libc.poll(fds, min(0.01, remaining) if remaining is not None else 0.01,
+        _libc.poll(self._pollout, min(0.01, remaining) if remaining is not None else 0.01,
                    call=self._call("poll"))
 
     def flush(self, timeout=1.0):
@@ -492,6 +500,11 @@ class Socket:
         generator's loop; the chunks must hold frames of that length).
         Returns how many were queued."""
         self._require_open()
+        if self.tx is None:
+            raise ValueError("this socket has no TX ring")
+        if not isinstance(length, int) or not 0 < length <= self.umem.tx_capacity:
+            raise ConfigError("length %r: frames are 1 to %d bytes (the chunk size)"
+                              % (length, self.umem.tx_capacity))
         comp, tx = self.pool.comp, self.tx
         want = min(max_frames or tx.size, tx.free(max_frames or tx.size))
         n, c_idx = comp.peek(want)
@@ -499,8 +512,11 @@ class Socket:
         if n:
             count, t_idx = tx.reserve(n)
             comp.cancel(n - count)
-            _transfer_addrs(comp, c_idx, tx, t_idx, count)
-            tx.write_lens(t_idx, _constant_lens(length, count))
+            transfer(comp, c_idx, tx, t_idx, count, word=0)
+            if self._retx_length != length:      # one length for every frame
+                self._retx_lens = memoryview(array("I", [length]) * tx.size)
+                self._retx_length = length
+            tx.write_lens(t_idx, self._retx_lens[:count])
             comp.release()
             tx.submit()
             self.pool.comp_taken += count
@@ -698,25 +714,6 @@ class Socket:
             self.ifname, self.queue, self._fd, mode,
             " need_wakeup" if self.need_wakeup else "",
             " shared" if self.shared else "", rings)
-
-
-def _kick_error(err, call):
-    return syscall_error(err, call, KICK_HINTS.get(err))
-
-
-def _transfer_addrs(src, src_idx, dst, dst_idx, count):
-    transfer(src, src_idx, dst, dst_idx, count, word=0)
-
-
-_lens_cache = {}
-
-
-def _constant_lens(length, count):
-    key = length
-    lens = _lens_cache.get(key)
-    if lens is None or len(lens) < count:
-        lens = _lens_cache[key] = array("I", [length]) * max(count, 4096)
-    return memoryview(lens)[:count]
 
 
 def _reclaim_rx(pool, rx):

@@ -143,3 +143,15 @@ def test_operations_on_a_closed_socket(kernel):
                sock.options, sock.kick, lambda: sock.poll(0)):
         with pytest.raises(ValueError, match="closed AF_XDP socket"):
             op()
+
+
+@pytest.mark.parametrize("length", [0, 4097, -1, 60.0])
+def test_retransmit_length_is_checked_before_the_kernel(kernel, length):
+    """A bad length would make the kernel drop the descriptors as invalid and
+    their chunks would be lost to the ledger."""
+    with Socket(7, 0, rx_size=64, tx_size=64) as sock:
+        before = len(kernel.calls)
+        with pytest.raises(ConfigError, match="frames are 1 to 4096 bytes"):
+            sock.retransmit(length)
+        assert kernel.calls[before:] == []
+        sock.umem.check()
