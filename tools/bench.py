@@ -28,7 +28,6 @@ import os
 import shutil
 import socket
 import statistics
-import struct
 import subprocess
 import sys
 import time
@@ -36,6 +35,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
+
+from pyxsk import benchmark, loops  # noqa: E402  (the checkout's pyxsk, not an installed one)
 
 NS_A, NS_B, DEV_A, DEV_B = "pxb-a", "pxb-b", "pxb0", "pxb1"
 MAC_A, MAC_B = "02:70:78:00:00:01", "02:70:78:00:00:02"
@@ -106,60 +107,13 @@ def build_xskbench():
     return XSKBENCH
 
 
-# -- frames ---------------------------------------------------------------------
-
-def mac(text):
-    return bytes(int(x, 16) for x in text.split(":"))
-
-
-def ipv4_checksum(header):
-    total = sum(struct.unpack("!10H", header))
-    total = (total >> 16) + (total & 0xFFFF)
-    total += total >> 16
-    return ~total & 0xFFFF
-
-
-def udp_frame(size=64):
-    """The frame xskbench and ../shared/bench/udp64.trafgen send: A -> B, UDP 9 -> 9."""
-    payload = bytes(size - 14 - 20 - 8)
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + 8 + len(payload), 0, 0, 64, 17, 0,
-                     socket.inet_aton(IP_A), socket.inet_aton(IP_B))
-    ip = ip[:10] + struct.pack("!H", ipv4_checksum(ip)) + ip[12:]
-    udp = struct.pack("!HHHH", 9, 9, 8 + len(payload), 0)
-    return mac(MAC_B) + mac(MAC_A) + b"\x08\x00" + ip + udp + payload
-
-
 # -- workers (run inside the namespaces, pinned) ----------------------------------
 
-class Meter:
-    """Counts packets; the rate is taken over [warmup, duration] like xskbench -w."""
-
-    def __init__(self, duration, warmup):
-        self.t0 = time.monotonic()
-        self.start = self.t0 + warmup
-        self.end = self.t0 + duration
-        self.count = 0
-        self.base = None
-
-    def add(self, n):
-        self.count += n
-        now = time.monotonic()
-        if self.base is None and now >= self.start:
-            self.base = (now, self.count)
-        return now < self.end
-
-    def report(self, key):
-        now = time.monotonic()
-        t, c = self.base or (self.t0, 0)
-        print("AVG %s=%.0f" % (key, (self.count - c) / max(1e-9, now - t)), flush=True)
-
-
 def worker_pyxsk_txonly(args):
-    from pyxsk import loops
     from pyxsk.xsk import Socket
     with Socket(DEV_A, 0, rx_size=0, tx_size=2048, num_frames=4096) as sock:
-        result = loops.txonly(sock, udp_frame(args.size), args.seconds, args.batch,
-                              warmup=args.warmup)
+        frame = benchmark.udp_frame(MAC_A, MAC_B, args.size)
+        result = loops.txonly(sock, frame, args.seconds, args.batch, warmup=args.warmup)
     print("AVG tx_pps=%.0f" % result.pps, flush=True)
 
 
@@ -172,23 +126,20 @@ def _pyxsk_receiver(args, loop, **extra):
 
 
 def worker_pyxsk_rxdrop(args):
-    from pyxsk import loops
     _pyxsk_receiver(args, loops.rxdrop)
 
 
 def worker_pyxsk_rx_touch(args):
-    from pyxsk import loops
     _pyxsk_receiver(args, loops.rx_touch)
 
 
 def worker_pyxsk_l2fwd(args):
-    from pyxsk import loops
     _pyxsk_receiver(args, loops.l2fwd)
 
 
 def worker_afpacket_txonly(args):
-    frame = udp_frame(args.size)
-    meter = Meter(args.seconds, args.warmup)
+    frame = benchmark.udp_frame(MAC_A, MAC_B, args.size)
+    clock = loops.Clock("txonly", args.seconds, args.warmup)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
     s.bind((DEV_A, 0))
     send = s.send
@@ -200,15 +151,15 @@ def worker_afpacket_txonly(args):
                 n += 1
             except BlockingIOError:
                 pass
-        if not meter.add(n):
+        if not clock.add(n):
             break
         n = 0
-    meter.report("tx_pps")
+    print("AVG tx_pps=%.0f" % clock.result().pps, flush=True)
 
 
 def _afpacket_receiver(args, per_frame):
     """The standard library's best: recv_into one reusable buffer."""
-    meter = Meter(args.seconds, args.warmup)
+    clock = loops.Clock("rx", args.seconds, args.warmup)
     s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(ETH_P_IP))
     s.bind((DEV_B, ETH_P_IP))
     s.settimeout(0.1)
@@ -223,10 +174,10 @@ def _afpacket_receiver(args, per_frame):
                 n += 1
         except socket.timeout:
             pass
-        if not meter.add(n):
+        if not clock.add(n):
             break
         n = 0
-    meter.report("rx_pps")
+    print("AVG rx_pps=%.0f" % clock.result().pps, flush=True)
 
 
 def worker_afpacket_rxdrop(args):
