@@ -18,9 +18,8 @@ import collections
 import errno
 import os
 import platform
-import time
 
-from . import _libc, bpf, link
+from . import _libc, bpf, link, xsk
 from .asm import ALU64, JMP, R0, XDP_PASS, Program
 from .uapi import if_xdp
 from .umem import Umem
@@ -33,7 +32,6 @@ PROBE_FRAMES = 64
 PROBE_FRAME_SIZE = 2048
 UNALIGNED_FRAME_SIZE = 3000     # not a power of two: only unaligned mode takes it
 BIND_RETRY_SECONDS = 0.2        # a queue stays busy ~20 ms after a socket on it closed
-BIND_RETRY_DELAY = 0.005
 PROG_NAME = "pyxsk_probe"
 
 Finding = collections.namedtuple("Finding", "feature status detail fallback")
@@ -90,19 +88,9 @@ def _set_ring(fd, option, size=PROBE_RING):
 
 
 def _bind(fd, ifindex, queue, flags):
-    """bind(2), retrying EBUSY for a moment (the previous probe's socket on
-    this queue is still being released by the kernel)."""
     sa = if_xdp.sockaddr_xdp(sxdp_family=if_xdp.AF_XDP, sxdp_flags=flags, sxdp_ifindex=ifindex,
                              sxdp_queue_id=queue)
-    deadline = time.monotonic() + BIND_RETRY_SECONDS
-    while True:
-        try:
-            _libc.bind(fd, sa, call="bind(AF_XDP)")
-            return
-        except OSError as e:
-            if e.errno != errno.EBUSY or time.monotonic() >= deadline:
-                raise
-        time.sleep(BIND_RETRY_DELAY)
+    xsk.bind(fd, sa, retry=BIND_RETRY_SECONDS)
 
 
 # -- the kernel ---------------------------------------------------------------------

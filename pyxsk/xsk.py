@@ -107,6 +107,24 @@ def read_mmap_offsets(fd):
                      ctypes.sizeof(if_xdp.xdp_mmap_offsets_v1)))
 
 
+def bind(fd, sa, call="bind(AF_XDP)", retry=BIND_RETRY_SECONDS):
+    """bind(2) an AF_XDP socket to ``sa`` (a sockaddr_xdp).  The kernel frees
+    a closed socket's buffer pool from a workqueue, so a queue stays busy for
+    ~20 ms after its last socket closed: EBUSY is retried, with backoff, for
+    ``retry`` seconds before it counts as "queue already bound"."""
+    deadline = time.monotonic() + retry
+    delay = 0.002
+    while True:
+        try:
+            _libc.bind(fd, sa, call=call, hints=BIND_HINTS)
+            return
+        except OSError as e:
+            if e.errno != errno.EBUSY or time.monotonic() >= deadline:
+                raise
+        time.sleep(delay)
+        delay = min(2 * delay, 0.02)
+
+
 def resolve_ifindex(interface):
     """(ifindex, name) for an interface name or index, in this namespace."""
     if isinstance(interface, bool) or not isinstance(interface, (int, str, bytes)):
@@ -294,17 +312,7 @@ class Socket:
         if self.shared:
             sa.sxdp_flags = if_xdp.XDP_SHARED_UMEM
             sa.sxdp_shared_umem_fd = self.umem.any_bound_fd(exclude=self)
-        deadline = time.monotonic() + BIND_RETRY_SECONDS
-        delay = 0.002
-        while True:
-            try:
-                _libc.bind(self._fd, sa, call=self._call("bind"), hints=BIND_HINTS)
-                return
-            except OSError as e:
-                if e.errno != errno.EBUSY or time.monotonic() >= deadline:
-                    raise
-            time.sleep(delay)
-            delay = min(2 * delay, 0.02)
+        bind(self._fd, sa, call=self._call("bind"))
 
     # -- the basics -----------------------------------------------------------
 
