@@ -387,7 +387,10 @@ def test_a_backlogged_socket_drops_before_the_copy(veth_pair):
         stats = xsk.statistics()
         assert stats.rx_ring_full == 0
         assert stats.rx_fill_ring_empty_descs >= 300 - 64
-        assert len(receive(xsk, 64)) == 64          # the RX ring held its 64
+        # the RX ring is full: 64 frames, ours and any IPv6 link-local chatter
+        with xsk.recv(64, timeout=1) as held:
+            assert len(held) == 64
+            assert sum(map(is_test_frame, held)) >= 64 - 4
 
 
 def test_share_across_interfaces_is_refused_without_harm(make_veth_pair):
