@@ -299,7 +299,8 @@ class Socket:
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
         self._kick_always = not self.need_wakeup
         if self.rx is not None and len(pool.sockets) == 1:
-            pool.refill(umem.free_count() // (2 if tx_size else 1))
+            free = umem.free_count()
+            pool.refill(free - min(tx_size, free // 2))    # up to the RX budget; keep some for TX
 
     def _set_ring_size(self, option, size, name):
         _libc.setsockopt_int(self._fd, if_xdp.SOL_XDP, option, size,

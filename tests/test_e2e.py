@@ -393,6 +393,20 @@ def test_a_backlogged_socket_drops_before_the_copy(veth_pair):
             assert sum(map(is_test_frame, held)) >= 64 - 4
 
 
+@pytest.mark.parametrize("rx_size,tx_size,num_frames,filled", [
+    (256, 64, None, 256),     # default UMEM (fill + tx): the whole RX budget
+    (256, 0, 1024, 256),      # RX only: never more than the budget
+    (256, 256, 256, 128),     # too few chunks for both: half kept for TX
+])
+def test_a_new_socket_fills_its_rx_budget(veth_pair, rx_size, tx_size, num_frames, filled):
+    """The fill ring starts with as many chunks as the RX ring holds, and
+    TX keeps up to its ring's worth: a big RX ring given only half the
+    UMEM would drop frames for want of fill chunks (rxdrop never adds any)."""
+    with open_xsk(veth_pair.b, rx_size=rx_size, tx_size=tx_size, num_frames=num_frames) as xsk:
+        assert xsk.pool.fill_given == xsk.pool.rx_path() == filled
+        assert xsk.umem.free_count() == xsk.umem.num_frames - filled
+
+
 def test_share_across_interfaces_is_refused_without_harm(make_veth_pair):
     """share= on another interface raises, and the first socket keeps its
     program, map slot and traffic."""
