@@ -67,6 +67,11 @@ _SC_PAGESIZE = 30
 
 # sched.h
 CLONE_NEWNET = 0x40000000
+SCHED_OTHER = 0
+SCHED_FIFO = 1
+SCHED_RR = 2
+SCHED_BATCH = 3
+SCHED_IDLE = 5
 
 # sys/mount.h
 MS_BIND = 0x1000
@@ -87,6 +92,10 @@ class pollfd(ctypes.Structure):
 
 class rlimit(ctypes.Structure):
     _fields_ = [("rlim_cur", ctypes.c_ulong), ("rlim_max", ctypes.c_ulong)]
+
+
+class sched_param(ctypes.Structure):
+    _fields_ = [("sched_priority", ctypes.c_int)]
 
 
 class iovec(ctypes.Structure):
@@ -164,6 +173,10 @@ _setns = _proto("setns", _c_int, _c_int, _c_int)
 _unshare = _proto("unshare", _c_int, _c_int)
 _mount = _proto("mount", _c_int, _c_char_p, _c_char_p, _c_char_p, _c_ulong, _c_void_p)
 _umount2 = _proto("umount2", _c_int, _c_char_p, _c_int)
+_sched_getscheduler = _proto("sched_getscheduler", _c_int, _c_int)
+_sched_getparam = _proto("sched_getparam", _c_int, _c_int, ctypes.POINTER(sched_param))
+_sched_setscheduler = _proto("sched_setscheduler", _c_int, _c_int, _c_int,
+                             ctypes.POINTER(sched_param))
 
 MAP_FAILED = ctypes.c_void_p(-1).value
 
@@ -339,6 +352,23 @@ def prlimit(pid, resource, new=None, call="prlimit", hints=None):
     if _prlimit(pid, resource, new_lim, ctypes.byref(old)) < 0:
         _fail(call, hints)
     return old.rlim_cur, old.rlim_max
+
+
+# -- scheduling ---------------------------------------------------------------
+# On Linux these act on one thread: pid 0 is the calling thread, not the process.
+
+def sched_getscheduler(pid=0, call="sched_getscheduler"):
+    """(policy, priority) of thread ``pid``."""
+    policy = _sched_getscheduler(pid)
+    param = sched_param()
+    if policy < 0 or _sched_getparam(pid, ctypes.byref(param)) < 0:
+        _fail(call, None)
+    return policy, param.sched_priority
+
+
+def sched_setscheduler(pid, policy, priority=0, call="sched_setscheduler", hints=None):
+    if _sched_setscheduler(pid, policy, ctypes.byref(sched_param(priority))) < 0:
+        _fail(call, hints)
 
 
 # -- interfaces ---------------------------------------------------------------

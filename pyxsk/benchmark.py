@@ -11,6 +11,7 @@ interrupted.
 """
 
 import collections
+import contextlib
 import os
 import signal
 import socket
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 
-from . import interrupts, link, loops, netns
+from . import interrupts, link, loops, netns, scheduling
 from .summary import socket_modes, statistics
 from .testing import temporary_veth_pair
 from .xsk import DEFAULT_RING_SIZE, Socket
@@ -155,11 +156,20 @@ def _wait_for_traffic(xsk, source):
 
 # -- the runs -----------------------------------------------------------------------
 
-def _open(mode, interface, queue, xdp_mode, zerocopy):
+def _open(mode, interface, queue, xdp_mode, zerocopy, coalesce=False):
     if mode == "txonly":
         return Socket(interface, queue, rx_size=0, zerocopy=zerocopy)
-    return XskSocket(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy,
+    rx_size = scheduling.COALESCED_RX_SIZE if coalesce else DEFAULT_RING_SIZE
+    return XskSocket(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy, rx_size=rx_size,
                      tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
+
+
+def _setup(sock, batch, coalesce):
+    """What the run line says about the socket and the loop."""
+    text = "%s, batch %d" % (socket_modes(sock), batch)
+    if coalesce:
+        text += ", SCHED_BATCH with a %d-entry RX ring" % sock.rx.size
+    return text
 
 
 def _open_in(end, *args):
@@ -180,12 +190,14 @@ class Progress:
         self.report(rate_line(elapsed, packets, pps, self.mode))
 
 
-def _loop(mode, sock, seconds, batch, warmup, frame, progress):
+def _loop(mode, sock, seconds, batch, warmup, frame, progress, coalesce=False):
     try:
         if mode == "txonly":
             return loops.txonly(sock, frame, seconds, batch=batch, warmup=warmup,
                                 progress=progress)
-        return loops.MODES[mode](sock, seconds, batch=batch, warmup=warmup, progress=progress)
+        with scheduling.coalesced_wakeups() if coalesce else contextlib.nullcontext():
+            return loops.MODES[mode](sock, seconds, batch=batch, warmup=warmup,
+                                     progress=progress)
     except interrupts.Interrupted:
         if progress.elapsed:
             progress.report("%s: interrupted; %d packets in the first %.1f s (the last rate "
@@ -197,27 +209,34 @@ def _loop(mode, sock, seconds, batch, warmup, frame, progress):
 
 def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BATCH,
         xdp_mode="auto", zerocopy=None, size=DEFAULT_SIZE, dst_mac=None, warmup=0.0,
-        report=print):
+        report=print, coalesce=False):
     """Run benchmark ``mode`` and return a :class:`Summary`; a rate line goes
     to ``report`` about once a second.  ``interface`` None: on a veth pair of
     its own (see the module docstring).  txonly on an interface needs
-    ``dst_mac``: whom the frames are for."""
+    ``dst_mac``: whom the frames are for.  ``coalesce`` (receiving modes):
+    receive under :func:`pyxsk.scheduling.coalesced_wakeups` with an RX ring
+    that holds a scheduler slice of frames."""
     if mode not in MODES:
         raise ValueError("mode must be one of %s, not %r" % (", ".join(MODES), mode))
+    if coalesce and mode == "txonly":
+        raise ValueError("coalescing wake-ups is for the receiving modes, not txonly")
     progress = Progress(mode, report)
-    if interface is not None:
-        frame = None
-        if mode == "txonly":
-            frame = udp_frame(link.get_link(interface).mac, dst_mac, size)
-        with interrupts.guarded(_open, mode, interface, queue, xdp_mode, zerocopy) as sock:
-            where, modes = "%s queue %d" % (interface, queue), socket_modes(sock)
-            report("%s on %s: %s, batch %d" % (mode, where, modes, batch))
-            result = _loop(mode, sock, seconds, batch, warmup, frame, progress)
-            return Summary(result, where, modes, statistics(sock), None)
-    return _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, progress)
+    if interface is None:
+        return _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report,
+                        progress, coalesce)
+    frame = None
+    if mode == "txonly":
+        frame = udp_frame(link.get_link(interface).mac, dst_mac, size)
+    with interrupts.guarded(_open, mode, interface, queue, xdp_mode, zerocopy,
+                            coalesce) as sock:
+        where, modes = "%s queue %d" % (interface, queue), socket_modes(sock)
+        report("%s on %s: %s" % (mode, where, _setup(sock, batch, coalesce)))
+        result = _loop(mode, sock, seconds, batch, warmup, frame, progress, coalesce)
+        return Summary(result, where, modes, statistics(sock), None)
 
 
-def _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, progress):
+def _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, progress,
+             coalesce):
     with interrupts.guarded(temporary_veth_pair) as pair:
         a, b = pair.a, pair.b
         report("%s on a veth pair of its own: %s (netns %s) <-> %s (netns %s)"
@@ -226,15 +245,16 @@ def _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, pro
             frame = udp_frame(a.mac, b.mac, size)
             with interrupts.guarded(_open_in, a, mode, a.name, 0, xdp_mode, zerocopy) as sock:
                 where, modes = "%s queue 0" % a.name, socket_modes(sock)
-                report("%s on %s: %s, batch %d" % (mode, where, modes, batch))
+                report("%s on %s: %s" % (mode, where, _setup(sock, batch, False)))
                 result = _loop(mode, sock, seconds, batch, warmup, frame, progress)
                 return Summary(result, where, modes, statistics(sock), None)
-        with interrupts.guarded(_open_in, b, mode, b.name, 0, xdp_mode, zerocopy) as sock:
+        with interrupts.guarded(_open_in, b, mode, b.name, 0, xdp_mode, zerocopy,
+                                coalesce) as sock:
             where, modes = "%s queue 0" % b.name, socket_modes(sock)
-            report("%s on %s: %s, batch %d" % (mode, where, modes, batch))
+            report("%s on %s: %s" % (mode, where, _setup(sock, batch, coalesce)))
             with interrupts.guarded(TrafficSource, a, b.mac, seconds + warmup + SOURCE_MARGIN,
                                     size) as source:
                 report("traffic source: %s" % " ".join(source.command[1:]))
                 _wait_for_traffic(sock, source)
-                result = _loop(mode, sock, seconds, batch, warmup, None, progress)
+                result = _loop(mode, sock, seconds, batch, warmup, None, progress, coalesce)
             return Summary(result, where, modes, statistics(sock), source.summary())

@@ -233,7 +233,7 @@ HELP_MUST_SAY = {
                 "do not match go on to the kernel", "-w FILE", "--netns"],
     ("send",): ["-r FILE", "--loop N", "--rate PPS", "not spinning"],
     ("bench",): ["rxdrop", "rx-touch", "txonly", "l2fwd", "--duration", "--zerocopy", "--copy",
-                 "--xdp-mode", "--batch", "--queue"],
+                 "--xdp-mode", "--batch", "--queue", "--coalesce", "SCHED_BATCH"],
     ("prog",): ["show", "detach"],
     ("prog", "show"): ["IFACE", "--netns"],
     ("prog", "detach"): ["IFACE", "--mode"],
@@ -640,6 +640,24 @@ def test_bench_on_a_veth_pair_of_its_own(mode):
     if mode != "txonly":
         assert re.search(r"^  traffic source: .*txonly", result.stdout, re.M), result.stdout
     assert set(netns.names()) == before
+
+
+@pytest.mark.root
+def test_bench_coalesce_receives_under_sched_batch():
+    before = set(netns.names())
+    result = pyxsk("bench", "rx-touch", "--coalesce", "-d", "1.5", "-b", "1024",
+                   timeout=RUN_TIMEOUT)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^rx-touch on \S+ queue 0: .*batch 1024, SCHED_BATCH with a 8192-entry "
+                     r"RX ring$", result.stdout, re.M), result.stdout
+    match = re.search(r"^rx-touch: (\d+) packets in", result.stdout, re.M)
+    assert match and int(match.group(1)) > 0, result.stdout
+    assert set(netns.names()) == before
+
+
+def test_bench_coalesce_is_for_receivers():
+    line = assert_one_line_error(pyxsk("bench", "txonly", "--coalesce"))
+    assert "--coalesce is for the receiving modes" in line
 
 
 PACKET_OUTGOING = 4          # sll_pkttype of a frame this host sent

@@ -9,12 +9,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 
 from minimal_prog import xdp_pass_program
 from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
-from pyxsk import ConfigError, XskSocket, aio, link, netns
+from pyxsk import ConfigError, XskSocket, aio, link, netns, scheduling
 from pyxsk.umem import Umem
 from pyxsk.xsk import Socket
 
@@ -391,6 +392,25 @@ def test_a_backlogged_socket_drops_before_the_copy(veth_pair):
         with xsk.recv(64, timeout=1) as held:
             assert len(held) == 64
             assert sum(map(is_test_frame, held)) >= 64 - 4
+
+
+def test_receive_under_coalesced_wakeups_byte_exact(veth_pair, no_leaks):
+    """SCHED_BATCH and a ring sized for it: every frame, in order, and the
+    thread's policy back afterwards."""
+    frames = make_frames(veth_pair.a, veth_pair.b, 8000, seed=31)
+    tid = threading.get_native_id()
+    policy = os.sched_getscheduler(tid)
+    with open_xsk(veth_pair.b, rx_size=scheduling.COALESCED_RX_SIZE) as xsk:
+        assert xsk.pool.rx_path() == scheduling.COALESCED_RX_SIZE
+        sender = threading.Thread(target=inject, args=(veth_pair.a, frames))
+        with scheduling.coalesced_wakeups():
+            assert os.sched_getscheduler(tid) == os.SCHED_BATCH
+            sender.start()
+            got = receive(xsk, len(frames), timeout=30, batch=4096)
+        sender.join(30)
+        assert xsk.statistics().rx_dropped == 0
+    assert os.sched_getscheduler(tid) == policy
+    assert got == frames
 
 
 @pytest.mark.parametrize("rx_size,tx_size,num_frames,filled", [

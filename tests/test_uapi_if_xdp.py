@@ -57,7 +57,8 @@ LIBC_CONSTANTS = {
     "<poll.h>": ["POLLIN", "POLLOUT", "POLLERR", "POLLHUP", "POLLNVAL"],
     "<sys/resource.h>": ["RLIMIT_MEMLOCK"],
     "<unistd.h>": ["_SC_PAGESIZE"],
-    "<sched.h>": ["CLONE_NEWNET"],
+    "<sched.h>": ["CLONE_NEWNET", "SCHED_OTHER", "SCHED_FIFO", "SCHED_RR", "SCHED_BATCH",
+                  "SCHED_IDLE"],
     "<sys/mount.h>": ["MS_BIND", "MS_REC", "MS_SHARED", "MNT_DETACH"],
     "<net/if.h>": ["IF_NAMESIZE"],
 }
@@ -67,6 +68,7 @@ LIBC_STRUCTS = [
     (_libc.rlimit, "struct rlimit", "<sys/resource.h>"),
     (_libc.iovec, "struct iovec", "<sys/uio.h>"),
     (_libc.msghdr, "struct msghdr", "<sys/socket.h>"),
+    (_libc.sched_param, "struct sched_param", "<sched.h>"),
 ]
 
 
