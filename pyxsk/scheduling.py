@@ -12,8 +12,9 @@ cache each time: at 1.7 M frames/s, 15-25 % of the CPU goes to wake-ups.
 SCHED_BATCH removes the preemption on wake-up and nothing else: when the
 CPU is idle the receiver still runs at once, so light traffic sees no added
 latency; when the NAPI thread is busy it keeps the CPU until its scheduler
-slice ends (about 1.5-3 ms) and the receiver then finds thousands of frames
-on its ring, taken in a few batched calls.  The RX and fill rings must hold
+slice ends and the receiver then finds thousands of frames on its ring,
+taken in a few batched calls (on a 2-core Linux 6.18 VM at 1.73 M frames/s:
+a wake-up every 3.9 ms, ~6 700 frames each).  The RX and fill rings must hold
 what arrives in a slice, or the kernel drops frames meanwhile:
 :func:`rx_ring_size` sizes them.  Only the calling thread changes, for the
 ``with`` block: wrap the receive loop, not the program.
@@ -25,7 +26,7 @@ import threading
 from . import _libc
 from .errors import ConfigError
 
-SLICE_SECONDS = 0.004     # a scheduler slice (1.5-3 ms with EEVDF), with room to spare
+SLICE_SECONDS = 0.004     # how long frames wait under load: 3.9 ms measured (EEVDF, 2 CPUs)
 MIN_RING = 2048
 MAX_RING = 1 << 16
 COALESCED_RX_SIZE = 8192  # rx_ring_size(2e6): 2 M frames/s, a veth's receive rate on one core

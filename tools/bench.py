@@ -15,6 +15,8 @@ on B, its kernel thread pinned to the receiver's CPU: in the default veth
 topology the sender's CPU does the receiver's kernel work and every receiver
 looks the same.  Receivers block in poll() on an empty ring.
 
+Senders: "C xskbench", "pyxsk" (a batch per kick: XDP_MAX_TX_SKB_BUDGET,
+Linux 6.17+), "C batch" (xskbench with the same budget) and "AF_PACKET".
 Receiving contenders: "C xskbench" (the reference as its README runs it),
 "pyxsk" (as pyxsk recommends for throughput: SCHED_BATCH through
 pyxsk.scheduling.coalesced_wakeups and 8192-entry rings; l2fwd also sends a
@@ -121,9 +123,18 @@ def build_xskbench():
 
 # -- workers (run inside the namespaces, pinned) ----------------------------------
 
+def _tx_budget(args):
+    """A batch per kick (XDP_MAX_TX_SKB_BUDGET) where the kernel has it."""
+    from pyxsk import probe
+    if probe.tx_skb_budget().status == probe.OK:
+        return min(args.batch, PLAIN_RING)
+    return None
+
+
 def worker_pyxsk_txonly(args):
     from pyxsk.xsk import Socket
-    with Socket(DEV_A, 0, rx_size=0, tx_size=2048, num_frames=4096) as sock:
+    with Socket(DEV_A, 0, rx_size=0, tx_size=PLAIN_RING, num_frames=2 * PLAIN_RING,
+                tx_budget=_tx_budget(args)) as sock:
         frame = benchmark.udp_frame(MAC_A, MAC_B, args.size)
         result = loops.txonly(sock, frame, args.seconds, args.batch, warmup=args.warmup)
     print("AVG tx_pps=%.0f" % result.pps, flush=True)
@@ -134,11 +145,9 @@ def _pyxsk_receiver(args, loop, coalesce=True):
     and rings that hold a scheduler slice of frames; without it, the default
     policy and C xskbench's ring sizes (fill ring twice the RX ring).  A
     forwarding receiver sends a batch per kick where the kernel allows it."""
-    from pyxsk import XskSocket, probe, scheduling
+    from pyxsk import XskSocket, scheduling
     rx_size = COALESCED_RING if coalesce else PLAIN_RING
-    tx_budget = None
-    if loop is loops.l2fwd and coalesce and probe.tx_skb_budget().status == probe.OK:
-        tx_budget = min(args.batch, PLAIN_RING)
+    tx_budget = _tx_budget(args) if loop is loops.l2fwd and coalesce else None
     with XskSocket(DEV_B, 0, xdp_mode="drv", rx_size=rx_size, fill_size=2 * rx_size,
                    tx_size=PLAIN_RING, tx_budget=tx_budget) as xsk:
         with scheduling.coalesced_wakeups() if coalesce else contextlib.nullcontext():
@@ -281,7 +290,8 @@ MODES = {
     "l2fwd": (["-m", "l2fwd", "-p"], "rx_pps"),
 }
 TARGETS = {   # (numerator, denominator, target ratio or None: shown, not judged)
-    "txonly": [("pyxsk", "C xskbench", 0.9), ("pyxsk", "AF_PACKET", 1.5)],
+    "txonly": [("pyxsk", "C xskbench", 0.9), ("pyxsk", "AF_PACKET", 1.5),
+               ("pyxsk", "C batch", None)],
     "rxdrop": [("pyxsk", "C xskbench", 0.95), ("pyxsk", "AF_PACKET", 5.0),
                ("pyxsk plain", "C xskbench", None), ("pyxsk", "C batch", None)],
     "rx-touch": [("pyxsk", "C xskbench", 0.8), ("pyxsk", "AF_PACKET", 5.0),
@@ -302,13 +312,17 @@ def contenders(mode, args, xskbench):
     out = [("C xskbench", in_ns(ns, cpu, xskbench_argv(xskbench, dev, mode_args, args))),
            ("pyxsk", in_ns(ns, cpu, worker_argv(args, "pyxsk-" + mode))),
            ("AF_PACKET", in_ns(ns, cpu, worker_argv(args, "afpacket-" + mode)))]
-    if mode != "txonly":
-        rings = ["-r", str(COALESCED_RING), "-n", str(4 * COALESCED_RING)]
-        if mode == "l2fwd":
-            rings += ["-B", str(min(args.batch, PLAIN_RING))]
-        out += [("pyxsk plain", in_ns(ns, cpu, worker_argv(args, "pyxsk-plain-" + mode))),
-                ("C batch", in_ns(ns, cpu, ["chrt", "--batch", "0"] + xskbench_argv(
-                    xskbench, dev, mode_args, args, rings)))]
+    budget = ["-B", str(min(args.batch, PLAIN_RING))]
+    if mode == "txonly":
+        out.append(("C batch", in_ns(ns, cpu, xskbench_argv(xskbench, dev, mode_args, args,
+                                                            budget))))
+        return out
+    rings = ["-r", str(COALESCED_RING), "-n", str(4 * COALESCED_RING)]
+    if mode == "l2fwd":
+        rings += budget
+    out += [("pyxsk plain", in_ns(ns, cpu, worker_argv(args, "pyxsk-plain-" + mode))),
+            ("C batch", in_ns(ns, cpu, ["chrt", "--batch", "0"] + xskbench_argv(
+                xskbench, dev, mode_args, args, rings)))]
     return out
 
 
