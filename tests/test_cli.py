@@ -658,6 +658,8 @@ def test_bench_coalesce_receives_under_sched_batch():
 def test_bench_coalesce_is_for_receivers():
     line = assert_one_line_error(pyxsk("bench", "txonly", "--coalesce"))
     assert "--coalesce is for the receiving modes" in line
+    with pytest.raises(ValueError, match="for the receiving modes, not txonly"):
+        benchmark.run("txonly", "no-such-interface", coalesce=True, report=None)
 
 
 PACKET_OUTGOING = 4          # sll_pkttype of a frame this host sent
