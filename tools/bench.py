@@ -250,14 +250,6 @@ def parse_rate(output, key):
     raise RuntimeError("no %s in output:\n%s" % (key, output))
 
 
-def run_contender(argv, key, timeout):
-    res = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    if res.returncode:
-        raise RuntimeError("%s failed (%d):\n%s%s" % (" ".join(argv), res.returncode,
-                                                      res.stdout, res.stderr))
-    return parse_rate(res.stdout, key)
-
-
 def background(argv):
     return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
