@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import subprocess
+import time
 
 import pytest
 
@@ -122,6 +123,22 @@ def own_netns():
 
 
 @pytest.mark.root
+def settled_links(namespace, with_carrier, timeout=5.0):
+    """The namespace's links once linkwatch has caught up: the kernel turns
+    carrier (LOWER_UP) into RUNNING and operstate later, on its own time, so
+    two snapshots taken right after set_link can disagree."""
+    deadline = time.monotonic() + timeout
+    while True:
+        ours = link.links(netns=namespace)
+        running = {lk.name for lk in ours if lk.flags & iff.IFF_RUNNING}
+        if set(with_carrier) <= running and all(
+                bool(lk.flags & iff.IFF_LOWER_UP) == bool(lk.flags & iff.IFF_RUNNING)
+                for lk in ours if lk.up):
+            return ours
+        assert time.monotonic() < deadline, "links not settled after %g s: %s" % (timeout, ours)
+        time.sleep(0.01)
+
+
 def test_own_namespace_dump_matches_ip_and_sysfs(own_netns):
     made = [("a", "b", dict(queues=3, mtu=1280, mac="02:00:00:00:0a:01", peer_mac="02:00:00:00:0b:01")),
             ("c", "d", dict(queues=1, mtu=9000))]
@@ -132,7 +149,7 @@ def test_own_namespace_dump_matches_ip_and_sysfs(own_netns):
     link.set_link(names[1][0], up=True, netns=own_netns)
     link.set_link(names[1][1], up=True, netns=own_netns)
     link.set_link("lo", up=True, netns=own_netns)
-    ours = link.links(netns=own_netns)
+    ours = settled_links(own_netns, [names[1][0], names[1][1]])
     shown = {entry["ifindex"]: entry for entry in ip_json("-d", "link", "show", namespace=own_netns)}
     sysfs = sysfs_links(own_netns)
     assert sorted(lk.name for lk in ours) == sorted(["lo"] + [n for pair in names for n in pair[:2]])
