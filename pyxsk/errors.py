@@ -17,7 +17,7 @@ import os
 __all__ = [
     "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
     "UnsupportedPlatformError",
-    "SyscallError", "VerifierError", "NetlinkError", "syscall_error",
+    "SyscallError", "VerifierError", "NetlinkError", "InterfaceGoneError", "syscall_error",
 ]
 
 
@@ -100,6 +100,27 @@ class NetlinkError(SyscallError):
             text += ": kernel says %r" % self.message
         if self.offset is not None:
             text += " (at byte %d)" % self.offset
+        return text
+
+
+class InterfaceGoneError(SyscallError):
+    """The interface an AF_XDP socket was bound to has been deleted.
+
+    The kernel's netdev notifier unbinds every socket of a vanishing device
+    and sets its ``SO_ERROR`` to ENETDOWN, but AF_XDP's poll reports no event
+    for it: pyxsk notices it while waiting and raises this (errno ENETDOWN)
+    from every blocking or looping call.  ``interface`` names the device.
+    """
+
+    def __init__(self, err, strerror=None, call="", hint=None, interface=None):
+        super().__init__(err, strerror, call, hint)
+        self.interface = interface
+
+    def __str__(self):
+        text = "interface %s is gone: it was deleted under the socket" % (
+            self.interface if self.interface is not None else "?")
+        if self.call:
+            text += " (noticed in %s)" % self.call
         return text
 
 
