@@ -11,9 +11,16 @@ set need_wakeup on the fill ring (zero-copy drivers sleep until told).
 
 import asyncio
 
+from .xsk import GONE_CHECK_SECONDS
+
 
 async def wait_readable(xsk):
-    """Return once ``xsk`` has frames waiting (without blocking the loop)."""
+    """Return once ``xsk`` has frames waiting (without blocking the loop).
+
+    The reader callback never fires for a socket whose interface was
+    deleted (AF_XDP's poll reports no event then), so the wait is cut in
+    slices of GONE_CHECK_SECONDS and the socket checked after each:
+    :class:`~pyxsk.errors.InterfaceGoneError` ends it."""
     if xsk.poll(0):
         return
     xsk.wakeup()
@@ -27,7 +34,10 @@ async def wait_readable(xsk):
     fd = xsk.fileno()
     loop.add_reader(fd, on_readable)
     try:
-        await ready
+        while not ready.done():
+            await asyncio.wait([ready], timeout=GONE_CHECK_SECONDS)
+            if not ready.done() and xsk.poll(0):
+                return
     finally:
         loop.remove_reader(fd)
 

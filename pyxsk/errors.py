@@ -16,7 +16,7 @@ import os
 
 __all__ = [
     "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
-    "UnsupportedPlatformError",
+    "UnsupportedPlatformError", "InheritedSocketError",
     "SyscallError", "VerifierError", "NetlinkError", "InterfaceGoneError", "syscall_error",
 ]
 
@@ -43,6 +43,13 @@ class LedgerError(RuntimeError):
 
 class UnsupportedPlatformError(RuntimeError):
     """pyxsk cannot run safely on this machine (see ``pyxsk.ring``)."""
+
+
+class InheritedSocketError(RuntimeError):
+    """An AF_XDP socket used in a child process it was inherited by through
+    fork(): its rings, UMEM and map slot belong to the parent, which goes on
+    using them.  The child may only close it (that releases the child's
+    copies of the fds and mappings, nothing of the parent's)."""
 
 
 class SyscallError(OSError):

@@ -31,6 +31,7 @@ import collections
 import ctypes
 import errno
 import re
+import threading
 from array import array
 
 from . import _libc
@@ -140,6 +141,9 @@ class Umem:
         self.reg_size = None      # sizeof the xdp_umem_reg the kernel accepted
         self.bind_flags = 0       # of the socket that registered it; sharers inherit them
         self.closed = False
+        # Taken by every socket of this UMEM around ring and ledger work (not
+        # while waiting): the chunks and the free list are shared by all of them.
+        self.lock = threading.RLock()
 
     # -- addresses ------------------------------------------------------------
 
@@ -179,21 +183,23 @@ class Umem:
     def alloc(self, n):
         """Take up to ``n`` free chunks for the application: an ``array('Q')``
         of their addresses.  Give them back with :meth:`free` or by sending."""
-        addrs = self._take(n, USER)
-        self._user += len(addrs)
-        return addrs
+        with self.lock:
+            addrs = self._take(n, USER)
+            self._user += len(addrs)
+            return addrs
 
     def free(self, addrs):
         """Return chunks taken with :meth:`alloc` (addresses anywhere inside them)."""
         addrs = array("Q", addrs)
-        owner = self._owner
-        for a in addrs:
-            i = self._checked_index(a)
-            if owner[i] != USER:
-                raise LedgerError("chunk at 0x%x is not held by the application (owner %d)"
-                                  % (a, owner[i]))
-        self._user -= len(addrs)
-        self._give_back(addrs)
+        with self.lock:
+            owner = self._owner
+            for a in addrs:
+                i = self._checked_index(a)
+                if owner[i] != USER:
+                    raise LedgerError("chunk at 0x%x is not held by the application (owner %d)"
+                                      % (a, owner[i]))
+            self._user -= len(addrs)
+            self._give_back(addrs)
 
     def _checked_index(self, addr):
         i = self.chunk_index(addr)
@@ -307,6 +313,10 @@ class Umem:
         own counters, and reads from the rings only entries the kernel has
         published and cannot take back.
         """
+        with self.lock:
+            return self._check()
+
+    def _check(self):
         problems = []
         owner = self._owner
         counts = collections.Counter(owner)
@@ -526,6 +536,12 @@ class Pool:
             completion=len(comp_got),
             spare=len(self.spare))
         return ledger, visible
+
+    def forget(self):
+        """In a child that inherited the pool through fork(): drop it from the
+        UMEM without touching a chunk (the parent's kernel pool holds them)."""
+        self.spare = array("Q")
+        del self.umem._pools[self.code]
 
     def destroy(self):
         """After the kernel has let go of the pool (its last socket closed,

@@ -10,14 +10,20 @@ only once a program redirects them into an XSKMAP slot holding
 :meth:`Socket.fileno` (see :class:`pyxsk.XskSocket`, which does all of it).
 """
 
+import atexit
 import collections
 import ctypes
 import errno
+import math
+import os
+import threading
 import time
+import warnings
+import weakref
 from array import array
 
-from . import _libc
-from .errors import ConfigError, syscall_error
+from . import _libc, link
+from .errors import ConfigError, InheritedSocketError, InterfaceGoneError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
                    require_total_store_order, rx_to_fill, transfer)
@@ -29,6 +35,15 @@ DEFAULT_FRAME_SIZE = 4096
 MIN_TX_SKB_BUDGET = 32          # XDP_MAX_TX_SKB_BUDGET: allowed from 32 to the TX ring size
 BIND_RETRY_SECONDS = 0.1        # a queue stays busy ~20 ms after its last socket closed
 CLOSE_FLUSH_SECONDS = 0.05
+# AF_XDP's poll reports no event when the interface is deleted (PITFALLS.md):
+# waits are cut in slices this long, the socket's binding checked after each.
+GONE_CHECK_SECONDS = 0.5
+DOWN_GRACE_SECONDS = 0.1       # between "link down" and "unbound" in a deletion
+MTU_RECHECK_SECONDS = 1.0       # a lowered MTU is noticed by send() this soon
+ETH_HLEN = 14                   # the shortest frame: an Ethernet header
+VLAN_HLEN = 4                   # a tagged frame may exceed MTU + ETH_HLEN by one tag
+_VLAN_TPIDS = (b"\x81\x00", b"\x88\xa8")      # 802.1Q, 802.1ad
+_SELF_NETNS = "/proc/thread-self/ns/net"
 
 XdpStatistics = collections.namedtuple(
     "XdpStatistics", "rx_dropped rx_invalid_descs tx_invalid_descs rx_ring_full "
@@ -83,6 +98,76 @@ KICK_HINTS = {
 
 _MASK32 = 0xFFFFFFFF
 _INTERFACE_GONE = frozenset([errno.ENETDOWN, errno.ENXIO, errno.ENODEV])
+_monotonic = time.monotonic
+
+
+# -- arguments ----------------------------------------------------------------
+
+def check_count(value, what, none_ok=False):
+    """``value`` if it is a positive int (or None, where ``none_ok``);
+    TypeError or ValueError otherwise, before any ring is touched."""
+    if value is None and none_ok:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError("%s must be a positive int%s, not %r"
+                        % (what, " or None" if none_ok else "", value))
+    if value < 1:
+        raise ValueError("%s must be a positive int, got %d" % (what, value))
+    return value
+
+
+def check_timeout(timeout, what="timeout"):
+    """A wait in seconds as ``selectors`` takes it: None blocks, 0 only
+    checks, a positive number waits that long; ``math.inf`` blocks too.
+    Returns None (block) or a float; TypeError or ValueError for anything
+    else (NaN, negative, not a number)."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+        raise TypeError("%s must be a number of seconds or None (block), not %r"
+                        % (what, timeout))
+    if timeout != timeout:
+        raise ValueError("%s is NaN: give seconds >= 0, or None to block" % what)
+    if timeout < 0:
+        raise ValueError("%s must be >= 0 seconds (or None to block), got %r" % (what, timeout))
+    if timeout == math.inf:
+        return None
+    return float(timeout)
+
+
+# -- sockets alive in this process: for fork() and interpreter exit ------------
+
+_live = weakref.WeakSet()
+_process_hooks = []
+
+
+def _track(sock):
+    """Remember an open socket; on first use, install the fork and exit hooks
+    (installed lazily: importing pyxsk has no side effects)."""
+    if not _process_hooks:
+        os.register_at_fork(after_in_child=_after_fork_in_child)
+        atexit.register(_close_at_exit)
+        _process_hooks.append(True)
+    _live.add(sock)
+
+
+def _after_fork_in_child():
+    """In a forked child every inherited socket is the parent's: rings,
+    UMEM and map slot are shared memory and kernel state the parent still
+    uses.  Mark them so that I/O refuses and close() releases only the
+    child's copies; locks another thread may have held at fork are renewed."""
+    socks = list(_live)
+    for umem in {id(sock.umem): sock.umem for sock in socks}.values():
+        umem.lock = threading.RLock()
+    for sock in socks:
+        sock._inherit()
+
+
+def _close_at_exit():
+    """Close what the program left open, as close() would (an XskSocket
+    detaches its program only if it is still the one pyxsk attached)."""
+    for sock in list(_live):
+        sock.close()
 
 
 def read_mmap_offsets(fd):
@@ -181,6 +266,9 @@ class Socket:
                  need_wakeup=None, num_frames=None, frame_size=None, headroom=None,
                  tx_budget=None):
         self._fd = -1
+        self._netns_fd = -1
+        self._inherited = False
+        self._lock = None
         self.rx = self.tx = self.pool = None
         self.need_wakeup = False
         self._rx_budget = 0
@@ -207,12 +295,17 @@ class Socket:
             umem = Umem(*geometry)
             self._own_umem = True
         self.umem = umem
+        self._lock = umem.lock
         self._bind_flags = 0 if shared else _bind_flags(zerocopy, need_wakeup is not False)
+        self._gone_check_at = 0.0
         try:
             self._open(rx_size, tx_size, fill_size, comp_size, tx_budget)
+            self._netns_fd = os.open(_SELF_NETNS, os.O_RDONLY | os.O_CLOEXEC)
+            self._read_mtu()
         except BaseException:
             self._teardown()
             raise
+        _track(self)
 
     @staticmethod
     def _validate(queue, umem, rx_size, tx_size, fill_size, comp_size, zerocopy,
@@ -327,7 +420,79 @@ class Socket:
 
     def _require_open(self):
         if self._fd < 0:
+            if self._inherited:
+                raise InheritedSocketError(
+                    "%r was inherited through fork(): its rings and UMEM are the parent's, "
+                    "which still uses them; open a socket of the child's own (close() here "
+                    "releases only the child's copies)" % self)
             raise ValueError("I/O operation on a closed AF_XDP socket")
+
+    # -- the interface under the socket ----------------------------------------
+
+    def check_interface(self):
+        """Raise :class:`~pyxsk.errors.InterfaceGoneError` if the interface
+        was deleted under the socket.
+
+        The kernel's netdev notifier then unbinds the socket (and sets
+        SO_ERROR to ENETDOWN once), and AF_XDP's poll(2) reports no event, so
+        a wait would last forever.  An unbound socket answers
+        recvfrom(MSG_DONTWAIT) with ENXIO -- every time, unlike SO_ERROR,
+        which reading clears -- and a bound one with 0 (or ENOBUFS without an
+        RX ring, ENETDOWN while the link is down): one cheap syscall.
+        Blocking and looping calls make it for you, at most every
+        GONE_CHECK_SECONDS while they wait."""
+        self._require_open()
+        try:
+            _libc.recvfrom(self._fd, None, 0, _libc.MSG_DONTWAIT, call=self._call("recvfrom"))
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                raise self._gone("recvfrom")
+            if e.errno not in (errno.EAGAIN, errno.ENOBUFS, errno.ENETDOWN):
+                raise
+
+    def _gone(self, what):
+        return syscall_error(errno.ENETDOWN, self._call(what), cls=InterfaceGoneError,
+                             interface="%s (index %d)" % (self.ifname, self.ifindex))
+
+    def _check_deleted_soon(self):
+        """The link is down.  A deletion takes it down first and unbinds the
+        socket a moment later: watch for that for DOWN_GRACE_SECONDS, so a
+        deleted interface is reported as gone, not as down."""
+        deadline = _monotonic() + DOWN_GRACE_SECONDS
+        while True:
+            self.check_interface()
+            if _monotonic() >= deadline:
+                return
+            time.sleep(0.005)
+
+    def _idle(self):
+        """Nothing to do right now: check the interface, at most every
+        GONE_CHECK_SECONDS (a loop polling with timeout 0 must end too)."""
+        now = _monotonic()
+        if now >= self._gone_check_at:
+            self._gone_check_at = now + GONE_CHECK_SECONDS
+            self.check_interface()
+
+    # -- what the interface carries ---------------------------------------------
+
+    def _read_mtu(self):
+        """The longest frame the interface carries: its MTU (RTM_GETLINK)
+        plus the Ethernet header.  Copy-mode TX completes longer (or shorter
+        than ETH_HLEN) frames and the device drops them without a counter,
+        so :meth:`send` refuses them.  Read at bind, again when a frame is
+        longer (the MTU may have grown) and every MTU_RECHECK_SECONDS while
+        sending (it may have shrunk) -- asked in the socket's own namespace
+        (the same index names another device elsewhere), which the calling
+        thread need not be in."""
+        self._mtu_expires = _monotonic() + MTU_RECHECK_SECONDS
+        try:
+            mtu = link.get_link(self.ifindex, netns=self._netns_fd).mtu
+        except OSError as e:
+            if e.errno == errno.ENODEV:
+                raise self._gone("RTM_GETLINK")
+            raise
+        self.mtu = mtu
+        self.max_frame = min(mtu + ETH_HLEN, self.umem.tx_capacity)
 
     def statistics(self):
         """XDP_STATISTICS as :class:`XdpStatistics` (None for counters the
@@ -355,19 +520,44 @@ class Socket:
 
     def poll(self, timeout=None):
         """Wait until frames are waiting on the RX ring.  ``timeout`` in
-        seconds as in ``selectors``: None blocks, 0 only checks.  Returns
-        True when frames are ready.  The poll(2) also wakes the driver when
-        the kernel asked for it (need_wakeup)."""
+        seconds as in ``selectors``: None (or ``math.inf``) blocks, 0 only
+        checks.  Returns True when frames are ready.  The poll(2) also wakes
+        the driver when the kernel asked for it (need_wakeup).  The wait is
+        cut in slices of GONE_CHECK_SECONDS, so a deleted interface ends it
+        with :class:`~pyxsk.errors.InterfaceGoneError`."""
+        if timeout is not None and timeout != 0:
+            timeout = check_timeout(timeout)
         rx = self.rx
-        if rx is None:
+        if rx is None or self._fd < 0:
             self._require_open()
             raise ValueError("this socket has no RX ring")
         if rx.available(1):
             return True
-        if timeout == 0 and not self.pool.fill.needs_wakeup():
+        if timeout == 0:
+            if self.pool.fill.needs_wakeup():
+                _libc.poll(self._pollin, 0, call=self._call("poll"))
+                if rx.available(1):
+                    return True
+            self._idle()
             return False
-        _libc.poll(self._pollin, timeout, call=self._call("poll"))
-        return rx.available(1) > 0
+        return self._wait_readable(timeout)
+
+    def _wait_readable(self, timeout):
+        deadline = None if timeout is None else _monotonic() + timeout
+        call = self._call("poll")
+        while True:
+            wait = GONE_CHECK_SECONDS
+            if deadline is not None:
+                wait = min(wait, max(0.0, deadline - _monotonic()))
+            _libc.poll(self._pollin, wait, call=call)
+            rx = self.rx
+            if rx is None:                   # closed by another thread meanwhile
+                self._require_open()
+            if rx.available(1):
+                return True
+            self._idle()
+            if deadline is not None and _monotonic() >= deadline:
+                return False
 
     # -- transmit -------------------------------------------------------------
 
@@ -386,6 +576,10 @@ class Socket:
             return True
         if err in _KICK_AGAIN:
             return False
+        if err == errno.ENXIO:           # unbound: only a deleted interface does that
+            raise self._gone("sendto")
+        if err == errno.ENETDOWN:
+            self._check_deleted_soon()
         raise syscall_error(err, self._call("sendto"), KICK_HINTS.get(err))
 
     def _push(self):
@@ -403,21 +597,34 @@ class Socket:
     def complete(self):
         """Reap the completion ring: chunks whose frames have been sent
         become free for new frames.  Returns how many."""
-        self._require_open()
-        return self.pool.reap()
+        with self._lock:
+            self._require_open()
+            return self.pool.reap()
 
-    def send(self, frames):
-        """Copy ``frames`` (bytes-like objects) into free chunks and queue them
-        on the TX ring, kicking the kernel as needed.  Returns how many were
-        queued: fewer than given when the TX ring or the UMEM is full (call
-        again after :meth:`flush`, or use :meth:`sendall`)."""
+    def _require_tx(self):
         self._require_open()
         if self.tx is None:
             raise ValueError("this socket has no TX ring")
-        return self._send(frames, self._frame_lengths(frames))
+
+    def send(self, frames):
+        """Copy ``frames`` (a list of bytes-like objects) into free chunks and
+        queue them on the TX ring, kicking the kernel as needed.  Returns how
+        many were queued: fewer than given when the TX ring or the UMEM is
+        full (call again after :meth:`flush`, or use :meth:`sendall`).
+
+        Every frame is checked first and a list with one bad frame is refused
+        whole (ConfigError): frames shorter than an Ethernet header or longer
+        than the interface carries (MTU + 14 bytes, + 4 with a VLAN tag),
+        which the kernel would complete and then drop without a trace."""
+        frames = _frame_list(frames)
+        self._require_tx()
+        lengths = self._frame_lengths(frames)
+        with self._lock:
+            self._require_tx()
+            return self._send(frames, lengths)
 
     def _send(self, frames, lengths):
-        """:meth:`send` of frames whose ``lengths`` have been checked."""
+        """:meth:`send` of frames whose ``lengths`` have been checked (lock held)."""
         pool = self.pool
         pool.reap()
         want = min(len(lengths), self.tx.free(len(lengths)))
@@ -434,17 +641,48 @@ class Socket:
         return n
 
     def _frame_lengths(self, frames):
-        """Lengths of ``frames``; ValueError before anything is queued if one
-        is empty or longer than a chunk."""
-        cap = self.umem.tx_capacity
+        """Lengths of ``frames``, each checked against what the interface
+        carries before anything is queued."""
+        if _monotonic() >= self._mtu_expires:
+            self._read_mtu()
+        high = self.max_frame
         lengths = []
         for i, frame in enumerate(frames):
-            n = memoryview(frame).nbytes
-            if not 0 < n <= cap:
-                raise ConfigError("frame %d is %d bytes: frames must be 1 to %d bytes "
-                                  "(the chunk size)" % (i, n, cap))
+            try:
+                n = memoryview(frame).nbytes
+            except TypeError:
+                raise TypeError("frame %d is a %s, not a bytes-like object"
+                                % (i, type(frame).__name__)) from None
+            if not ETH_HLEN <= n <= high:
+                self._check_length(i, n, frame)
+                high = self.max_frame        # the MTU may have been read again
             lengths.append(n)
         return lengths
+
+    def _check_length(self, i, n, frame=None):
+        """Frame ``i`` of ``n`` bytes lies outside [ETH_HLEN, max_frame]:
+        accept it if it carries a VLAN tag that fits or the MTU has grown
+        since it was read, raise ConfigError naming the limit otherwise.
+        ``frame`` None: the bytes are unknown (no VLAN allowance)."""
+        what = "frame %d is %d bytes" % (i, n)
+        if n < ETH_HLEN:
+            raise ConfigError("%s: shorter than an Ethernet header (%d bytes); the kernel "
+                              "would complete it and drop it" % (what, ETH_HLEN))
+        cap = self.umem.tx_capacity
+        if n > cap:
+            raise ConfigError("%s: longer than a UMEM chunk holds for TX (%d bytes)" % (what, cap))
+        limit = self.mtu + ETH_HLEN
+        if frame is not None and n <= limit + VLAN_HLEN \
+                and bytes(memoryview(frame)[12:14]) in _VLAN_TPIDS:
+            return
+        self._read_mtu()
+        limit = self.mtu + ETH_HLEN
+        if n <= limit:
+            return
+        raise ConfigError("%s: %s carries at most %d (MTU %d + Ethernet header%s); the kernel "
+                          "would complete it and drop it" % (
+                              what, self.ifname, limit, self.mtu,
+                              ", + 4 with a VLAN tag" if frame is not None else ""))
 
     def _submit(self, addrs, lens):
         """Queue descriptors (chunks owned by this socket's pool) and kick."""
@@ -457,48 +695,58 @@ class Socket:
 
     def sendall(self, frames, timeout=None):
         """Queue every frame, waiting for room as needed; TimeoutError (with
-        how many were queued) when ``timeout`` seconds pass first."""
-        self._require_open()
-        if self.tx is None:
-            raise ValueError("this socket has no TX ring")
-        frames = list(frames)
+        how many were queued) when ``timeout`` seconds pass first (None or
+        ``math.inf``: no limit).  Frames are checked as by :meth:`send`."""
+        timeout = check_timeout(timeout)
+        frames = _frame_list(frames)
+        self._require_tx()
         lengths = self._frame_lengths(frames)
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = None if timeout is None else _monotonic() + timeout
         done = 0
         while done < len(frames):
             end = done + self.tx.size
-            done += self._send(frames[done:end], lengths[done:end])
+            with self._lock:
+                self._require_tx()
+                done += self._send(frames[done:end], lengths[done:end])
             if done < len(frames):
-                if deadline is not None and time.monotonic() >= deadline:
+                if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("sendall: %d of %d frames queued in %.3g s"
                                        % (done, len(frames), timeout))
                 self._wait_tx_progress(deadline)
         return done
 
     def _wait_tx_progress(self, deadline):
-        self._push()
-        if self.pool.reap() or self.tx.free(1):
-            return
-        remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+        with self._lock:
+            self._require_tx()
+            self._push()
+            if self.pool.reap() or self.tx.free(1):
+                return
+        remaining = None if deadline is None else max(0.0, deadline - _monotonic())
         _libc.poll(self._pollout, min(0.01, remaining) if remaining is not None else 0.01,
                    call=self._call("poll"))
+        self._idle()
 
     def flush(self, timeout=1.0):
         """Push out every queued frame and reap every completion, for at most
-        ``timeout`` seconds.  Returns how many frames are still in flight."""
-        self._require_open()
-        deadline = time.monotonic() + timeout
+        ``timeout`` seconds (None or ``math.inf``: until done).  Returns how
+        many frames are still in flight."""
+        timeout = check_timeout(timeout)
+        deadline = None if timeout is None else _monotonic() + timeout
         while True:
-            if self.tx.pending():
-                self._push()
-            self.pool.reap()
-            left = self.in_flight()
-            if not left or time.monotonic() >= deadline:
+            with self._lock:
+                self._require_open()
+                if self.tx is not None and self.tx.pending():
+                    self._push()
+                self.pool.reap()
+                left = self.in_flight()
+            self._idle()
+            if not left or (deadline is not None and _monotonic() >= deadline):
                 return left
             time.sleep(0.0005)
 
     def in_flight(self):
         """Frames queued on TX whose completion has not been reaped yet."""
+        self._require_open()
         pool = self.pool
         return pool.tx_given - pool.comp_taken
 
@@ -506,16 +754,26 @@ class Socket:
         """Send again, unchanged, frames whose transmission has completed: the
         completion ring's entries go straight back on the TX ring by slice
         copies, with ``length`` as every frame's length (a traffic
-        generator's loop; the chunks must hold frames of that length).
-        Returns how many were queued."""
-        self._require_open()
-        if self.tx is None:
-            raise ValueError("this socket has no TX ring")
-        if not isinstance(length, int) or not 0 < length <= self.umem.tx_capacity:
-            raise ConfigError("length %r: frames are 1 to %d bytes (the chunk size)"
-                              % (length, self.umem.tx_capacity))
+        generator's loop; the chunks must hold frames of that length, which
+        must fit the interface as for :meth:`send`).  ``max_frames``: at most
+        that many (default: a TX ring's worth).  Returns how many were queued."""
+        if max_frames is not None:
+            check_count(max_frames, "max_frames", none_ok=True)
+        if isinstance(length, bool) or not isinstance(length, int):
+            raise TypeError("length must be an int, not %r" % (length,))
+        self._require_tx()
+        if not ETH_HLEN <= length <= self.max_frame:
+            self._check_length(0, length)
+        with self._lock:
+            self._require_tx()
+            count = self._retransmit(length, max_frames or self.tx.size)
+        if not count:
+            self._idle()
+        return count
+
+    def _retransmit(self, length, max_frames):
         comp, tx = self.pool.comp, self.tx
-        want = min(max_frames or tx.size, tx.free(max_frames or tx.size))
+        want = min(max_frames, tx.free(max_frames))
         n, c_idx = comp.peek(want)
         count = 0
         if n:
@@ -539,26 +797,43 @@ class Socket:
     def recv(self, max_frames=64, timeout=None):
         """Take up to ``max_frames`` received frames as a :class:`Batch` of
         memoryviews into UMEM, read in place on the RX ring.  Waits up to
-        ``timeout`` seconds (None: until frames arrive, 0: not at all) when
-        none are ready; an empty batch on timeout.  The previous batch is
-        released first."""
-        if self._fd < 0:
-            self._require_open()
-        if self.rx is None:
-            raise ValueError("this socket has no RX ring")
-        if self._batch is not None:
-            self._batch.release()
-        n, idx = self._peek(max_frames)
-        if not n and timeout != 0 and self.poll(timeout):
-            n, idx = self._peek(max_frames)
-        pool = self.pool
-        pool.rx_taken += n
-        pool.user_held += n
-        self._batch = batch = Batch(self, idx, n)
-        if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
-                and pool.refill():
-            self.wakeup()
+        ``timeout`` seconds (None or ``math.inf``: until frames arrive, 0:
+        not at all) when none are ready; an empty batch on timeout.  The
+        previous batch is released first."""
+        if max_frames.__class__ is not int or max_frames < 1:
+            check_count(max_frames, "max_frames")
+        if timeout is not None and timeout != 0:
+            timeout = check_timeout(timeout)
+        batch = self._next_batch(max_frames)
+        if batch:
+            return batch
+        if timeout == 0:
+            self._idle()
+            return batch
+        if self.poll(timeout):
+            batch = self._next_batch(max_frames)
         return batch
+
+    def _next_batch(self, max_frames):
+        """Release the previous batch, take the next one (empty if nothing
+        is waiting) and top up the fill ring: one step under the lock, so
+        that batches of one socket are settled in the order they were taken."""
+        with self._lock:
+            if self._fd < 0:
+                self._require_open()
+            if self.rx is None:
+                raise ValueError("this socket has no RX ring")
+            if self._batch is not None:
+                self._batch.release()
+            n, idx = self._peek(max_frames)
+            pool = self.pool
+            pool.rx_taken += n
+            pool.user_held += n
+            self._batch = batch = Batch(self, idx, n)
+            if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
+                    and pool.refill():
+                self.wakeup()
+            return batch
 
     def _peek(self, max_frames):
         """Peek RX entries up to the end of the ring: a batch is one view."""
@@ -569,15 +844,18 @@ class Socket:
         """A batch is done with: its first ``sent`` entries went to a TX
         ring (:meth:`forward`), the others' chunks go back to the fill ring;
         then the RX entries are handed back to the kernel."""
-        n = len(batch.addrs)
-        pool = self.pool
-        if n > sent:
-            pool.recycle_rx(self.rx, batch.idx + sent, n - sent)
-        pool.user_held -= n
-        self.rx._cons[0] = (batch.idx + n) & _MASK32
-        batch._revoke()
-        if self._batch is batch:
-            self._batch = None
+        with self._lock:
+            if self._fd < 0:
+                self._require_open()
+            n = len(batch.addrs)
+            pool = self.pool
+            if n > sent:
+                pool.recycle_rx(self.rx, batch.idx + sent, n - sent)
+            pool.user_held -= n
+            self.rx._cons[0] = (batch.idx + n) & _MASK32
+            batch._revoke()
+            if self._batch is batch:
+                self._batch = None
 
     def forward(self, batch, to=None):
         """Transmit the frames of a received ``batch`` on socket ``to`` (this
@@ -585,20 +863,32 @@ class Socket:
         the whole descriptors move from this RX ring to its TX ring by slice
         copies -- and by copying otherwise.  Frames that find no room on the
         TX ring are dropped (their chunks go back to the fill ring).  The
-        batch is used up either way; returns how many frames were queued."""
-        self._require_open()
+        batch is used up either way; returns how many frames were queued.
+        A frame longer than ``to``'s interface carries is refused
+        (ConfigError) before anything moves."""
         dst = self if to is None else to
-        dst._require_open()
-        if dst.tx is None:
-            raise ValueError("%r has no TX ring" % dst)
-        if batch.released:
-            raise ValueError("this batch of frames has been released")
-        if batch._sock is not self:
-            raise ValueError("forward a batch from the socket that received it")
-        if dst.umem is not self.umem:
-            sent = dst.send(batch.tobytes())
+        with self._lock:
+            self._require_open()
+            dst._require_tx()
+            if batch.released:
+                raise ValueError("this batch of frames has been released")
+            if batch._sock is not self:
+                raise ValueError("forward a batch from the socket that received it")
+            if dst.umem is self.umem:
+                return self._forward_within(batch, dst)
+            frames = batch.tobytes()
+            lengths = dst._frame_lengths(frames)
             self._settle(batch, 0)
-            return sent
+        with dst._lock:
+            dst._require_tx()
+            return dst._send(frames, lengths)
+
+    def _forward_within(self, batch, dst):
+        """forward() between sockets of one UMEM: descriptors move ring to ring."""
+        if batch.lens and max(batch.lens) > dst.max_frame:
+            for i, n in enumerate(batch.lens):
+                if n > dst.max_frame:
+                    dst._check_length(i, n, batch[i])
         dst.pool.reap()
         count, idx = dst.tx.reserve(len(batch))
         if count:
@@ -624,6 +914,10 @@ class Socket:
             _libc.recvfrom(self._fd, None, 0, _libc.MSG_DONTWAIT, call=self._call("recvfrom"))
         except BlockingIOError:
             pass   # nothing to receive: the wake-up happened all the same
+        except OSError as e:
+            if e.errno == errno.ENXIO:
+                raise self._gone("recvfrom")
+            raise
         return True
 
     def __iter__(self):
@@ -641,17 +935,29 @@ class Socket:
 
     def discard(self, max_frames=None):
         """Drop received frames without looking at them: RX entries go
-        straight back to the fill ring by slice copies (rxdrop).  Returns how
-        many were dropped."""
-        if self._fd < 0:
-            self._require_open()
+        straight back to the fill ring by slice copies (rxdrop).  At most
+        ``max_frames`` (default: an RX ring's worth).  Returns how many were
+        dropped."""
+        if max_frames is not None and (max_frames.__class__ is not int or max_frames < 1):
+            check_count(max_frames, "max_frames", none_ok=True)
+        with self._lock:
+            if self._fd < 0:
+                self._require_open()
+            if self.rx is None:
+                raise ValueError("this socket has no RX ring")
+            n = self._discard(max_frames or self.rx.size)
+        if not n:
+            self._idle()
+        return n
+
+    def _discard(self, max_frames):
         if self._batch is not None:      # its entries come before the ones to drop
             self._batch.release()
-        pool = self.pool
         if self.umem.unaligned:          # fill entries must be chunk starts
-            with self.recv(max_frames or self.rx.size, 0) as batch:
+            with self._next_batch(max_frames) as batch:
                 return len(batch)
-        n = rx_to_fill(self.rx, pool.fill, max_frames or self.rx.size)
+        pool = self.pool
+        n = rx_to_fill(self.rx, pool.fill, max_frames)
         pool.rx_taken += n
         pool.fill_given += n
         return n
@@ -660,11 +966,19 @@ class Socket:
 
     def close(self):
         """Unmap the rings, close the socket, and give back every chunk it
-        held.  Idempotent."""
-        if self._fd < 0 and self.pool is None and self.rx is None and self.tx is None:
-            self._close_umem()
+        held.  Idempotent.  In a child that inherited the socket through
+        fork(), only the child's copies of the fd and mappings go."""
+        _live.discard(self)
+        if self._inherited:
+            self._release_inherited()
             return
-        self._teardown()
+        if self._lock is None:           # __init__ failed before there was a UMEM
+            return
+        with self._lock:
+            if self._fd < 0 and self.pool is None and self.rx is None and self.tx is None:
+                self._close_umem()
+                return
+            self._teardown()
 
     def _teardown(self):
         if self._batch is not None:
@@ -688,6 +1002,7 @@ class Socket:
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             _libc.close(fd, call=self._call("close"))
+        self._close_netns_fd()
         if pool is not None and not pool.sockets:
             pool.destroy()
         self.pool = None
@@ -702,9 +1017,56 @@ class Socket:
             if e.errno not in _INTERFACE_GONE:
                 raise
 
+    def _close_netns_fd(self):
+        fd, self._netns_fd = self._netns_fd, -1
+        if fd >= 0:
+            os.close(fd)
+
     def _close_umem(self):
         if self._own_umem and self.umem is not None and not self.umem.closed:
             self.umem.close()
+
+    # -- fork() ---------------------------------------------------------------
+
+    def _inherit(self):
+        """This process is a child that inherited the socket through fork():
+        refuse I/O from now on (the fd reads as -1) and keep the fd only to
+        close it.  See :func:`_after_fork_in_child`."""
+        self._inherited = True
+        self._child_fd, self._fd = self._fd, -1
+        self._lock = self.umem.lock
+
+    def _release_inherited(self):
+        """close() in a forked child: let go of the child's copies of the fd
+        and the ring and UMEM mappings, and nothing else -- no write to the
+        rings or the UMEM (shared with the parent and the kernel), no word to
+        the kernel about the parent's socket."""
+        batch, self._batch = self._batch, None
+        if batch is not None and not batch.released:
+            batch._revoke()
+        for ring in (self.rx, self.tx):
+            if ring is not None:
+                ring.close()
+        self.rx = self.tx = None
+        pool, self.pool = self.pool, None
+        if pool is not None:
+            pool.sockets.remove(self)
+            if not pool.sockets:
+                pool.fill.close()
+                pool.comp.close()
+                pool.forget()
+        fd, self._child_fd = getattr(self, "_child_fd", -1), -1
+        if fd >= 0:
+            _libc.close(fd, call=self._call("close (inherited copy)"))
+        self._close_netns_fd()
+        self._close_umem()
+
+    def __del__(self):
+        if getattr(self, "_inherited", False):
+            self.close()
+        elif getattr(self, "_fd", -1) >= 0:
+            warnings.warn("unclosed %r" % (self,), ResourceWarning, source=self)
+            self.close()
 
     def __enter__(self):
         return self
@@ -723,6 +1085,20 @@ class Socket:
             self.ifname, self.queue, self._fd, mode,
             " need_wakeup" if self.need_wakeup else "",
             " shared" if self.shared else "", rings)
+
+
+def _frame_list(frames):
+    """``frames`` as a list or tuple; TypeError for one frame passed alone."""
+    if isinstance(frames, (list, tuple)):
+        return frames
+    if isinstance(frames, (bytes, bytearray, memoryview, str)):
+        raise TypeError("send takes a list of frames, not a single %s: send([frame])"
+                        % type(frames).__name__)
+    try:
+        return list(frames)
+    except TypeError:
+        raise TypeError("frames must be an iterable of bytes-like objects, not %s"
+                        % type(frames).__name__) from None
 
 
 def _reclaim_rx(pool, rx):

@@ -87,6 +87,15 @@ class XdpHook:
                 self.xskmap.close()
             os.close(self.netns_fd)
 
+    def release_inherited(self):
+        """close() in a child that inherited the hook through fork(): close
+        the child's copies of the fds (program, maps, BPF link, namespace)
+        and nothing else.  The attachment and the map slots are the
+        parent's; closing a copy of a BPF link's fd leaves the link up, as
+        the parent still holds it."""
+        self.mode = None
+        self.close()
+
     def _detach_if_ours(self):
         try:
             link.detach_xdp(self.ifindex, mode=self.mode, expected_fd=self.prog.fd,
@@ -177,7 +186,8 @@ class XskSocket(Socket):
 
     def counts(self):
         """Frames per XDP action so far ({XdpAction: n}); needs counters=True."""
-        if self._hook is None or self._hook.counters is None:
+        self._require_open()
+        if self._hook.counters is None:
             raise ValueError("this socket was made without counters=True")
         return self._hook.counters.counts()
 
@@ -186,8 +196,18 @@ class XskSocket(Socket):
     def close(self):
         """Empty the map slot, let the hook go (the last socket detaches the
         program if it is still ours), then close the socket as
-        :meth:`Socket.close` does, reclaiming every chunk.  Idempotent."""
+        :meth:`Socket.close` does, reclaiming every chunk.  Idempotent.
+        In a child that inherited the socket through fork(), only the
+        child's copies of fds and mappings go: the map slot and the program
+        stay the parent's."""
         hook, self._hook = self._hook, None
+        if self._inherited:
+            if hook is not None:
+                hook.users -= 1
+                if hook.users <= 0:
+                    hook.release_inherited()
+            super().close()
+            return
         try:
             if hook is not None:
                 try:

@@ -13,10 +13,11 @@ Ring memory is real anonymous memory, so pyxsk's rings run unchanged on it.
 Every call is logged in ``calls``.
 """
 
+import collections
 import ctypes
 import errno
 
-from pyxsk import _libc
+from pyxsk import _libc, link
 from pyxsk.errors import syscall_error
 from pyxsk.uapi import if_xdp
 
@@ -33,9 +34,13 @@ LIBC_NAMES = ["socket", "close", "setsockopt", "setsockopt_int", "getsockopt", "
               "if_indextoname"]
 
 
+FakeLink = collections.namedtuple("FakeLink", "index mtu")
+
+
 class FakeKernel:
     def __init__(self, version="6.18", start_cursor=0):
         self.version = version
+        self.mtu = 1500
         self.start_cursor = start_cursor
         self.calls = []
         self.sockets = {}
@@ -50,7 +55,13 @@ class FakeKernel:
     def install(self, monkeypatch):
         for name in LIBC_NAMES:
             monkeypatch.setattr(_libc, name, getattr(self, name))
+        monkeypatch.setattr(link, "get_link", self.get_link)
         return self
+
+    def get_link(self, index, netns=None):
+        """RTM_GETLINK, as far as sockets ask it: the MTU."""
+        self.calls.append(("getlink", index))
+        return FakeLink(index, self.mtu)
 
     def _fail(self, err, call, hints=None):
         raise syscall_error(err, call, (hints or {}).get(err))

@@ -145,13 +145,20 @@ def test_operations_on_a_closed_socket(kernel):
             op()
 
 
-@pytest.mark.parametrize("length", [0, 4097, -1, 60.0])
-def test_retransmit_length_is_checked_before_the_kernel(kernel, length):
-    """A bad length would make the kernel drop the descriptors as invalid and
-    their chunks would be lost to the ledger."""
+@pytest.mark.parametrize("length,error,message", [
+    (0, ConfigError, "shorter than an Ethernet header"),
+    (13, ConfigError, "shorter than an Ethernet header"),
+    (-1, ConfigError, "shorter than an Ethernet header"),
+    (4097, ConfigError, "longer than a UMEM chunk holds"),
+    (1515, ConfigError, "carries at most 1514"),
+    (60.0, TypeError, "length must be an int"),
+    (True, TypeError, "length must be an int")])
+def test_retransmit_length_is_checked_before_the_kernel(kernel, length, error, message):
+    """A bad length would make the kernel drop the descriptors as invalid (or
+    the frames silently) and their chunks would be lost to the ledger."""
     with Socket(7, 0, rx_size=64, tx_size=64) as sock:
         before = len(kernel.calls)
-        with pytest.raises(ConfigError, match="frames are 1 to 4096 bytes"):
+        with pytest.raises(error, match=message):
             sock.retransmit(length)
-        assert kernel.calls[before:] == []
+        assert [c for c in kernel.calls[before:] if c[0] != "getlink"] == []
         sock.umem.check()
