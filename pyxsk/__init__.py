@@ -14,8 +14,9 @@ libc and nothing else happens until you ask.
 
 __version__ = "0.1.0"
 
-from .errors import (AsmError, ConfigError, LedgerError, NetlinkDecodeError, NetlinkError,  # noqa: E402
-                     PcapError, SyscallError, UnsupportedPlatformError, VerifierError)
+from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError,  # noqa: E402
+                     LedgerError, NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
+                     UnsupportedPlatformError, VerifierError)
 from .frames import Batch  # noqa: E402
 from .umem import Umem  # noqa: E402
 from .xsk import Socket, XdpOptions, XdpStatistics  # noqa: E402
@@ -25,4 +26,5 @@ __all__ = [
     "XskSocket", "Socket", "Umem", "Batch", "XdpStatistics", "XdpOptions",
     "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
     "UnsupportedPlatformError", "SyscallError", "VerifierError", "NetlinkError",
+    "InterfaceGoneError", "InheritedSocketError",
 ]
