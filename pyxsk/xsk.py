@@ -165,9 +165,16 @@ def _after_fork_in_child():
 
 def _close_at_exit():
     """Close what the program left open, as close() would (an XskSocket
-    detaches its program only if it is still the one pyxsk attached)."""
+    detaches its program only if it is still the one pyxsk attached).
+    Every socket gets its close; the first failure is raised after."""
+    failed = None
     for sock in list(_live):
-        sock.close()
+        try:
+            sock.close()
+        except Exception as e:  # noqa: BLE001 - the others still close; raised below
+            failed = failed or e
+    if failed is not None:
+        raise failed
 
 
 def read_mmap_offsets(fd):
