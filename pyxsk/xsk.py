@@ -625,7 +625,7 @@ class Socket:
         which the kernel would complete and then drop without a trace."""
         frames = _frame_list(frames)
         self._require_tx()
-        lengths = self._frame_lengths(frames)
+        frames, lengths = self._frame_lengths(frames)
         with self._lock:
             self._require_tx()
             return self._send(frames, lengths)
@@ -648,8 +648,10 @@ class Socket:
         return n
 
     def _frame_lengths(self, frames):
-        """Lengths of ``frames``, each checked against what the interface
-        carries before anything is queued."""
+        """``(frames, lengths)``, each frame checked against what the
+        interface carries before anything is queued.  Objects that are not
+        bytes-like but convert with ``bytes()`` (scapy packets define
+        ``__bytes__``) are converted, in a copy of the list."""
         if _monotonic() >= self._mtu_expires:
             self._read_mtu()
         high = self.max_frame
@@ -658,13 +660,14 @@ class Socket:
             try:
                 n = memoryview(frame).nbytes
             except TypeError:
-                raise TypeError("frame %d is a %s, not a bytes-like object"
-                                % (i, type(frame).__name__)) from None
+                frames = _converted(frames, i)
+                frame = frames[i]
+                n = len(frame)
             if not ETH_HLEN <= n <= high:
                 self._check_length(i, n, frame)
                 high = self.max_frame        # the MTU may have been read again
             lengths.append(n)
-        return lengths
+        return frames, lengths
 
     def _check_length(self, i, n, frame=None):
         """Frame ``i`` of ``n`` bytes lies outside [ETH_HLEN, max_frame]:
@@ -707,7 +710,7 @@ class Socket:
         timeout = check_timeout(timeout)
         frames = _frame_list(frames)
         self._require_tx()
-        lengths = self._frame_lengths(frames)
+        frames, lengths = self._frame_lengths(frames)
         deadline = None if timeout is None else _monotonic() + timeout
         done = 0
         while done < len(frames):
@@ -884,7 +887,7 @@ class Socket:
             if dst.umem is self.umem:
                 return self._forward_within(batch, dst)
             frames = batch.tobytes()
-            lengths = dst._frame_lengths(frames)
+            frames, lengths = dst._frame_lengths(frames)
             self._settle(batch, 0)
         with dst._lock:
             dst._require_tx()
@@ -1106,6 +1109,18 @@ def _frame_list(frames):
     except TypeError:
         raise TypeError("frames must be an iterable of bytes-like objects, not %s"
                         % type(frames).__name__) from None
+
+
+def _converted(frames, i):
+    """``frames`` with frame ``i`` made ``bytes`` through its ``__bytes__``
+    (a copy of the list the first time: the caller's stays as it was)."""
+    frame = frames[i]
+    if isinstance(frame, (str, int)) or not hasattr(type(frame), "__bytes__"):
+        raise TypeError("frame %d is a %s, not a bytes-like object (nor one with __bytes__)"
+                        % (i, type(frame).__name__))
+    frames = list(frames)
+    frames[i] = bytes(frame)
+    return frames
 
 
 def _reclaim_rx(pool, rx):

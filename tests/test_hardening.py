@@ -17,7 +17,7 @@ import warnings
 
 import pytest
 
-from fakekernel import FakeKernel, complete, deliver_rx, take_fill
+from fakekernel import FakeKernel, deliver_rx, take_fill, take_tx
 from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
 from pyxsk import aio, link, netns, xsk as xsk_module
 from pyxsk.errors import ConfigError, InheritedSocketError, InterfaceGoneError
@@ -106,7 +106,7 @@ def test_send_wants_a_list_of_bytes_like_frames(kernel):
             sock.send(bytes(60))
         with pytest.raises(TypeError, match="iterable of bytes-like objects, not int"):
             sock.send(60)
-        with pytest.raises(TypeError, match="frame 1 is a int"):
+        with pytest.raises(TypeError, match="frame 1 is a int, not a bytes-like object .nor one with __bytes__"):
             sock.send([bytes(60), 60])
         assert sock.send(bytes(60) for _ in range(3)) == 3
         sock.umem.check()
@@ -492,3 +492,25 @@ def test_one_thread_receives_while_another_sends(veth_pair):
         assert got == frames and sent[0] >= 3000
         assert sock.flush(5) == 0
         sock.umem.check()
+
+
+class _Packet:
+    """What scapy's packets offer: ``bytes(packet)``, and no buffer."""
+
+    def __init__(self, data):
+        self.data = data
+
+    def __bytes__(self):
+        return self.data
+
+
+def test_send_takes_objects_that_convert_to_bytes(kernel):
+    with Socket(7, 0, rx_size=64, tx_size=64) as sock:
+        frames = [bytes(60), _Packet(b"\x02" * 70), _Packet(b"\x03" * 80)]
+        assert sock.send(frames) == 3
+        assert isinstance(frames[1], _Packet)          # the caller's list is left as it was
+        sent = take_tx(sock, 3)
+        assert [(n, bytes(sock.umem.view[a:a + 1])) for a, n in sent] == \
+            [(60, b"\x00"), (70, b"\x02"), (80, b"\x03")]
+        with pytest.raises(ConfigError, match="frame 0 is 10 bytes"):
+            sock.send([_Packet(bytes(10))])
