@@ -21,20 +21,21 @@ import errno
 import os
 import re
 
-from . import _libc
-from .errors import syscall_error
+from . import _libc, capabilities
+from .errors import SyscallError, syscall_error
 
 NETNS_RUN_DIR = "/run/netns"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 _SELF_NS = "/proc/thread-self/ns/net"
 
-# What the kernel checks, for the messages of refused calls.  unshare(2),
-# mount(2) and setns(2) test CAP_SYS_ADMIN; /run/netns is root's directory.
-CREATE_HINT = "creating a network namespace needs CAP_SYS_ADMIN"
-MOUNT_HINT = "a named namespace is a mount on %s: mount(2) needs CAP_SYS_ADMIN" % NETNS_RUN_DIR
-ENTER_HINT = ("entering another network namespace needs CAP_SYS_ADMIN; without it, start the "
-              "process inside the namespace (ip netns exec NAME ...) and leave netns= out")
+# unshare(2), mount(2), umount2(2) and setns(2) want CAP_SYS_ADMIN; an EPERM
+# from them says what was being done and whether the process lacks it.
+_CREATING = "creating a network namespace"
+_MOUNTING = "a named namespace is a mount on %s, and mounting" % NETNS_RUN_DIR
+_ENTERING = "entering another network namespace"
+_ENTER_INSTEAD = ("; without it, start the process inside the namespace "
+                  "(ip netns exec NAME ...) and leave netns= out")
 RUN_DIR_HINT = "%s belongs to root: writing there needs root or CAP_DAC_OVERRIDE" % NETNS_RUN_DIR
 
 
@@ -42,6 +43,17 @@ def _path(name):
     if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
         raise ValueError("%r is not a valid namespace name (letters, digits, '_', '.', '-')" % (name,))
     return os.path.join(NETNS_RUN_DIR, name)
+
+
+def _as_admin(what, func, *args, advice="", **kwargs):
+    """``func(*args, **kwargs)``, a _libc call the kernel allows only with
+    CAP_SYS_ADMIN: its EPERM names that capability (and ``advice``)."""
+    try:
+        return func(*args, **kwargs)
+    except SyscallError as e:
+        if e.errno == errno.EPERM:
+            e.hint = capabilities.hint(what, ("CAP_SYS_ADMIN",)) + advice
+        raise
 
 
 def _in_run_dir(func, *args, call):
@@ -56,18 +68,17 @@ def _in_run_dir(func, *args, call):
 def _ensure_run_dir():
     """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
     _in_run_dir(os.makedirs, NETNS_RUN_DIR, 0o755, True, call="mkdir(%s)" % NETNS_RUN_DIR)
-    hints = {errno.EPERM: MOUNT_HINT}
     try:
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
-                    call="mount(--make-rshared /run/netns)", hints=hints)
+        _as_admin(_MOUNTING, _libc.mount, "", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                  call="mount(--make-rshared /run/netns)")
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
         # not a mount point yet: bind it onto itself, then make it shared
-        _libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC,
-                    call="mount(--bind /run/netns)", hints=hints)
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
-                    call="mount(--make-rshared /run/netns)", hints=hints)
+        _as_admin(_MOUNTING, _libc.mount, NETNS_RUN_DIR, NETNS_RUN_DIR, "none",
+                  _libc.MS_BIND | _libc.MS_REC, call="mount(--bind /run/netns)")
+        _as_admin(_MOUNTING, _libc.mount, "", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                  call="mount(--make-rshared /run/netns)")
 
 
 def _target_path(netns):
@@ -114,11 +125,10 @@ def create(name):
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
-            _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
-                          hints={errno.EPERM: CREATE_HINT})
+            _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
             try:
-                _libc.mount(_SELF_NS, path, "none", _libc.MS_BIND, call="mount(--bind %s)" % path,
-                            hints={errno.EPERM: MOUNT_HINT})
+                _as_admin(_MOUNTING, _libc.mount, _SELF_NS, path, "none", _libc.MS_BIND,
+                          call="mount(--bind %s)" % path)
             finally:
                 _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
         except BaseException:
@@ -134,8 +144,7 @@ def create_anonymous():
     thread passes through it, and only for the duration of this call."""
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
-                      hints={errno.EPERM: CREATE_HINT})
+        _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
         try:
             return os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
         finally:
@@ -147,8 +156,8 @@ def create_anonymous():
 def delete(name):
     """Remove the named namespace (it dies with its last user)."""
     path = _path(name)
-    _libc.umount2(path, _libc.MNT_DETACH, call="umount2(%s)" % path,
-                  hints={errno.EINVAL: "not a namespace mount", errno.EPERM: MOUNT_HINT})
+    _as_admin(_MOUNTING, _libc.umount2, path, _libc.MNT_DETACH, call="umount2(%s)" % path,
+              hints={errno.EINVAL: "not a namespace mount"})
     _in_run_dir(os.unlink, path, call="unlink(%s)" % path)
 
 
@@ -193,14 +202,14 @@ def _switched_to(target, netns):
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
         what = "fd %d" % netns if isinstance(netns, int) else netns
-        _libc.setns(target, _libc.CLONE_NEWNET, call="setns(%s)" % (what,),
-                    hints={errno.EINVAL: "%s is not a network namespace" % (what,),
-                           errno.EPERM: ENTER_HINT})
+        _as_admin(_ENTERING, _libc.setns, target, _libc.CLONE_NEWNET, call="setns(%s)" % (what,),
+                  hints={errno.EINVAL: "%s is not a network namespace" % (what,)},
+                  advice=_ENTER_INSTEAD)
         try:
             yield
         finally:
-            _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)",
-                        hints={errno.EPERM: ENTER_HINT})
+            _as_admin(_ENTERING, _libc.setns, own, _libc.CLONE_NEWNET,
+                      call="setns(back to the original namespace)")
     finally:
         os.close(own)
 
