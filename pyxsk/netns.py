@@ -36,7 +36,7 @@ _MOUNTING = "a named namespace is a mount on %s, and mounting" % NETNS_RUN_DIR
 _ENTERING = "entering another network namespace"
 _ENTER_INSTEAD = ("; without it, start the process inside the namespace "
                   "(ip netns exec NAME ...) and leave netns= out")
-RUN_DIR_HINT = "%s belongs to root: writing there needs root or CAP_DAC_OVERRIDE" % NETNS_RUN_DIR
+_RUN_DIR_HINT = "%s belongs to root: writing there needs root or CAP_DAC_OVERRIDE" % NETNS_RUN_DIR
 
 
 def _path(name):
@@ -62,7 +62,7 @@ def _in_run_dir(func, *args, call):
     try:
         return func(*args)
     except PermissionError as e:
-        raise syscall_error(e.errno, call, RUN_DIR_HINT) from None
+        raise syscall_error(e.errno, call, _RUN_DIR_HINT) from None
 
 
 def _ensure_run_dir():

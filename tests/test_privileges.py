@@ -307,3 +307,21 @@ def test_namespace_refusals_name_cap_sys_admin(veth_pair, child_python):
         assert "needs CAP_SYS_ADMIN; this process lacks CAP_SYS_ADMIN" in event["message"], event
     assert "mount" in refusals["netns_create"]["message"]
     assert "entering another network namespace" in refusals["netns_enter"]["message"]
+
+
+@pytest.mark.root
+def test_namespace_names_need_write_access_to_run_netns(veth_pair, child_python):
+    """CAP_SYS_ADMIN without being root: the mounts would be allowed, but
+    /run/netns is root's directory, and the refusal says so."""
+    caps = AF_XDP_CAPS + ("sys_admin",)
+    name = unique_name("np")
+    with child(child_python, veth_pair.a.netns, caps, "refuse", veth_pair.a.name,
+               "netns_create=" + name) as run:
+        code = run.run()
+    assert code == 0, "child exited %d: %s\n%s" % (code, run.events, run.stderr())
+    _check_start(run, caps)
+    assert not netns.exists(name)
+    (refused,) = run.of("refused")
+    assert refused["errno"] == errno.EACCES, refused
+    assert "/run/netns belongs to root: writing there needs root or CAP_DAC_OVERRIDE" \
+        in refused["message"], refused
