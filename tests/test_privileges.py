@@ -121,8 +121,9 @@ def _readable_copy(directory):
 
 
 def _python_for_nobody(directory):
-    """An interpreter uid 65534 can run: this one, unless it lives under a
-    directory only root may enter (pyenv under /root), else the system's."""
+    """An interpreter uid 65534 can run, found by trying: this one, else the
+    system's python3 (pyenv's live under /root, mode 0700, where that user
+    cannot load their libpython)."""
     candidates = [sys.executable, shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")]
     tried = []
     for python in filter(None, candidates):
@@ -130,7 +131,8 @@ def _python_for_nobody(directory):
                                capture_output=True, text=True, timeout=CHILD_TIMEOUT)
         if probe.returncode == 0:
             return python
-        tried.append("%s: %s" % (python, probe.stderr.strip().splitlines()[-1:]))
+        last = (probe.stderr.strip().splitlines() or ["exit %d" % probe.returncode])[-1]
+        tried.append("%s: %s" % (python, last))
     pytest.skip("no Python interpreter uid %d can run (%s)" % (NOBODY, "; ".join(tried)))
 
 
