@@ -177,6 +177,7 @@ _sched_getscheduler = _proto("sched_getscheduler", _c_int, _c_int)
 _sched_getparam = _proto("sched_getparam", _c_int, _c_int, ctypes.POINTER(sched_param))
 _sched_setscheduler = _proto("sched_setscheduler", _c_int, _c_int, _c_int,
                              ctypes.POINTER(sched_param))
+_capget = _proto("capget", _c_int, _c_void_p, _c_void_p)
 
 MAP_FAILED = ctypes.c_void_p(-1).value
 
@@ -414,3 +415,12 @@ def mount(source, target, fstype, flags, call="mount", hints=None):
 def umount2(target, flags, call="umount2", hints=None):
     if _umount2(os.fsencode(target), flags) < 0:
         _fail(call, hints)
+
+
+# -- capabilities -------------------------------------------------------------
+
+def capget(header, data, call="capget"):
+    """capget(&header, data): ``data`` is an array of as many
+    ``__user_cap_data_struct`` as ``header.version`` asks for."""
+    if _capget(ctypes.addressof(header), ctypes.addressof(data)) < 0:
+        _fail(call, None)

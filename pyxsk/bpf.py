@@ -20,11 +20,17 @@ builtin ``PermissionError``, ``FileNotFoundError``... for the errno) naming the
 command and a likely cause; a program the verifier rejects raises
 :class:`~pyxsk.errors.VerifierError` with the verifier's log.
 
+Capabilities: creating maps and loading programs need CAP_BPF, and for the
+networking kinds (XSKMAP, DEVMAP, XDP and tc programs) CAP_NET_ADMIN too;
+CAP_SYS_ADMIN stands in for both, and kernels before 5.8 (no CAP_BPF) want
+it.  Looking objects up by id always needs CAP_SYS_ADMIN.  An EPERM names
+the capability the process lacks (:mod:`pyxsk.capabilities`).
+
 RLIMIT_MEMLOCK: kernels before 5.11 charged map and program memory to it, and
 answered EPERM when it ran out.  pyxsk raises the limit only then (once, on
-the first EPERM from BPF_MAP_CREATE or BPF_PROG_LOAD) and retries; if the
-call still fails, the error says what the limit was and that raising it did
-not help, so the cause is a missing capability.
+the first EPERM from BPF_MAP_CREATE or BPF_PROG_LOAD) and retries.  If the
+call still fails with every capability it needs held, the error says what
+the limit is and whether raising it changed anything.
 """
 
 import collections
@@ -36,7 +42,7 @@ import re
 import sys
 import warnings
 
-from . import _libc, asm
+from . import _libc, asm, capabilities
 from .errors import ConfigError, VerifierError, syscall_error
 from .uapi import bpf as k
 from .uapi import if_link as _ifla
@@ -58,8 +64,22 @@ _INT_SIZES = (1, 2, 4, 8)
 _POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
 ETH_HLEN = 14                        # BPF_PROG_TEST_RUN refuses shorter XDP frames
 
-_CAPS_HINT = ("needs CAP_BPF plus CAP_NET_ADMIN for XDP (or CAP_SYS_ADMIN, or root); "
-              "check kernel.unprivileged_bpf_disabled")
+# What bpf(2) checks (kernel/bpf/syscall.c: map_create, bpf_prog_load): CAP_BPF
+# for every map and program (kernel.unprivileged_bpf_disabled leaves nothing
+# to unprivileged users), CAP_NET_ADMIN as well for these kinds, and
+# CAP_SYS_ADMIN accepted instead of either.
+_NET_ADMIN_MAPS = frozenset((k.BPF_MAP_TYPE_DEVMAP, k.BPF_MAP_TYPE_DEVMAP_HASH,
+                             k.BPF_MAP_TYPE_SOCKMAP, k.BPF_MAP_TYPE_SOCKHASH,
+                             k.BPF_MAP_TYPE_XSKMAP))
+_NET_ADMIN_PROGS = frozenset((k.BPF_PROG_TYPE_XDP, k.BPF_PROG_TYPE_SCHED_CLS,
+                              k.BPF_PROG_TYPE_SCHED_ACT))
+_BPF_ALTERNATIVE = "CAP_SYS_ADMIN"
+
+
+def _needs_bpf(what, net_admin):
+    """``needs`` for :func:`_sys_bpf`: CAP_BPF, and CAP_NET_ADMIN for the networking kinds."""
+    needed = ("CAP_BPF", "CAP_NET_ADMIN") if net_admin else ("CAP_BPF",)
+    return what, needed, _BPF_ALTERNATIVE
 
 
 class XdpAction(enum.IntEnum):
@@ -124,38 +144,57 @@ def _raise_memlock():
 
 
 def _memlock_hint():
+    """(what RLIMIT_MEMLOCK is and what raising it did, whether it may be
+    the cause), or None if pyxsk never looked (no EPERM yet from a call that
+    old kernels charge to it)."""
     if _Memlock.before is None:
         return None
-    before = _fmt_limit(_Memlock.before[0])
-    if _Memlock.after is not None:
-        return ("RLIMIT_MEMLOCK was raised from %s to %s and the kernel still refused, so it "
-                "is not the memlock limit: %s" % (before, _fmt_limit(_Memlock.after[0]), _CAPS_HINT))
-    if _Memlock.before[0] == _libc.RLIM_INFINITY:
-        return "RLIMIT_MEMLOCK is already unlimited: %s" % _CAPS_HINT
-    return ("RLIMIT_MEMLOCK is %s and could not be raised (%s); kernels before 5.11 charge BPF "
-            "memory to it: raise `ulimit -l` or grant CAP_SYS_RESOURCE; otherwise %s"
-            % (before, _Memlock.error, _CAPS_HINT))
+    soft, hard = _Memlock.before
+    if soft == _libc.RLIM_INFINITY:
+        return "RLIMIT_MEMLOCK is unlimited, so the memory limit is not the cause", False
+    if _Memlock.after is not None and _Memlock.after[0] != soft:
+        return ("RLIMIT_MEMLOCK was raised from %s to %s and the kernel still refused, so the "
+                "memory limit is not the cause" % (_fmt_limit(soft), _fmt_limit(_Memlock.after[0])),
+                False)
+    if _Memlock.after is None:
+        why = str(_Memlock.error)
+    else:
+        why = "it is the hard limit too, and going above that needs CAP_SYS_RESOURCE"
+    return ("RLIMIT_MEMLOCK is %s and pyxsk could not raise it (%s); kernels before 5.11 "
+            "charge BPF maps and programs to it: raise `ulimit -l`" % (_fmt_limit(soft), why), True)
 
 
-def _sys_bpf(cmd, attr, call, hints=None):
+def _eperm_hint(needs):
+    """The hint for EPERM from a call that needs ``needs`` = (what, names,
+    alternative): the capability missing if one is; else what the memlock
+    limit is, the other cause on kernels before 5.11."""
+    what, needed, alternative = needs
+    if capabilities.missing(needed, alternative):
+        return capabilities.hint(what, needed, alternative)
+    memlock = _memlock_hint()
+    if memlock is None:
+        return capabilities.hint(what, needed, alternative)
+    text, suspect = memlock
+    held = ", which this process holds" if suspect else capabilities.ELSEWHERE
+    return "%s; %s" % (text, capabilities.hint(what, needed, alternative, held))
+
+
+def _sys_bpf(cmd, attr, call, hints=None, needs=None):
     """bpf(cmd, &attr, sizeof attr) -> result, raising SyscallError.
 
     EPERM from a command old kernels charge to RLIMIT_MEMLOCK raises the
-    limit once and retries (see the module docstring)."""
+    limit once and retries (see the module docstring).  ``needs`` is
+    (what the call does, the capabilities it needs, one that stands in for
+    all of them) for commands the kernel checks capabilities for; an EPERM
+    then names the one missing."""
     ret, err = _libc.raw_bpf(cmd, attr)
+    if ret < 0 and err == errno.EPERM and cmd in _MEMLOCK_CHARGED and _raise_memlock():
+        ret, err = _libc.raw_bpf(cmd, attr)
     if ret >= 0:
         return ret
-    if err == errno.EPERM and cmd in _MEMLOCK_CHARGED:
-        if _raise_memlock():
-            ret, err = _libc.raw_bpf(cmd, attr)
-            if ret >= 0:
-                return ret
-        if err == errno.EPERM:
-            raise syscall_error(err, call, _memlock_hint() or _CAPS_HINT)
-    hint = (hints or {}).get(err)
-    if hint is None and err == errno.EPERM:
-        hint = _CAPS_HINT
-    raise syscall_error(err, call, hint)
+    if err == errno.EPERM and needs is not None:
+        raise syscall_error(err, call, _eperm_hint(needs))
+    raise syscall_error(err, call, (hints or {}).get(err))
 
 
 def _obj_name(name, what):
@@ -270,8 +309,10 @@ class Map(_FdObject, collections.abc.MutableMapping):
         hints = {errno.EINVAL: "this map type does not take these sizes or flags",
                  errno.ENOMEM: "not enough memory for max_entries x value_size",
                  errno.E2BIG: "key or value too large for this map type"}
+        kind = self._type_name if self._type_name != Map._type_name else "type %d" % map_type
+        needs = _needs_bpf("creating a BPF map (%s)" % kind, map_type in _NET_ADMIN_MAPS)
         super().__init__(-1)
-        self._fd = _sys_bpf(k.BPF_MAP_CREATE, attr, call, hints)
+        self._fd = _sys_bpf(k.BPF_MAP_CREATE, attr, call, hints, needs)
         self.map_type, self.key_size, self.value_size = map_type, key_size, value_size
         self.max_entries, self.flags, self.name = max_entries, flags, name or ""
         self._id = None
@@ -370,7 +411,9 @@ class Map(_FdObject, collections.abc.MutableMapping):
                 errno.ENOSPC: "the map is full (max_entries %d)" % self.max_entries,
                 errno.EEXIST: "the key exists (BPF_NOEXIST)",
                 errno.ENOENT: "no such key (BPF_EXIST)",
-                errno.EINVAL: "this map type does not allow the operation or flags"}
+                errno.EINVAL: "this map type does not allow the operation or flags",
+                errno.EPERM: "the map is read-only or write-only from user space "
+                             "(BPF_F_RDONLY, BPF_F_WRONLY, or frozen); no capability helps"}
 
     def _hint(self, err):
         return self._hints().get(err)
@@ -606,7 +649,10 @@ def load(program, name=None, prog_type=k.BPF_PROG_TYPE_XDP, license=DEFAULT_LICE
 def _sys_bpf_prog_load_eperm(attr, call):
     """The memlock/capability path of a load refused with EPERM."""
     attr.log_level, attr.log_size, attr.log_buf = 0, 0, 0
-    return _sys_bpf(k.BPF_PROG_LOAD, attr, call)
+    kind = "an XDP program" if attr.prog_type == k.BPF_PROG_TYPE_XDP else \
+        "a BPF program (type %d)" % attr.prog_type
+    return _sys_bpf(k.BPF_PROG_LOAD, attr, call,
+                    needs=_needs_bpf("loading " + kind, attr.prog_type in _NET_ADMIN_PROGS))
 
 
 def _load_with_log(attr, err, log, log_level, wanted):
@@ -725,8 +771,8 @@ def prog_by_id(prog_id):
         raise ConfigError("a program id is an int from 1 to %d, not %r" % (_U32_MAX, prog_id))
     fd = _sys_bpf(k.BPF_PROG_GET_FD_BY_ID, k.bpf_attr_get_id(prog_id=prog_id),
                   "bpf(BPF_PROG_GET_FD_BY_ID, %d)" % prog_id,
-                  {errno.ENOENT: "no loaded program has id %d" % prog_id,
-                   errno.EPERM: "looking programs up by id needs CAP_SYS_ADMIN"})
+                  {errno.ENOENT: "no loaded program has id %d" % prog_id},
+                  ("looking programs up by id", ("CAP_SYS_ADMIN",), None))
     try:
         info = _info(fd, k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, program id %d)" % prog_id)
     except BaseException:

@@ -29,7 +29,7 @@ import time
 import warnings
 from typing import NamedTuple
 
-from . import _libc
+from . import _libc, capabilities
 from . import netns as _netns
 from .errors import ConfigError, NetlinkDecodeError, NetlinkError, syscall_error
 from .uapi import if_addr as _ifa
@@ -489,18 +489,31 @@ def decode_messages(data):
     return out
 
 
+def _permission_hint():
+    """The hint for an rtnetlink request refused with EPERM.  Reading needs
+    nothing; every change (links, addresses, routes, XDP programs) needs
+    CAP_NET_ADMIN in the user namespace that owns the network namespace."""
+    return capabilities.hint("changing a network namespace through rtnetlink",
+                             ("CAP_NET_ADMIN",))
+
+
 def raise_for_error(msg, call, hints=None):
     """Return if ``msg`` (NLMSG_ERROR or NLMSG_DONE) reports success;
     otherwise raise the :class:`~pyxsk.errors.NetlinkError` it describes.
 
     The kernel sends ``-errno``; it is negated here, once.  ``hints`` maps an
-    errno to the likely cause for this call, on top of :data:`DEFAULT_HINTS`.
+    errno to the likely cause for this call, on top of :data:`DEFAULT_HINTS`;
+    EPERM names CAP_NET_ADMIN and says whether this process lacks it.
     """
     error = msg.header["error"]
     if error >= 0:
         return
     err = -error
-    hint = (hints or {}).get(err) or DEFAULT_HINTS.get(err)
+    hint = (hints or {}).get(err)
+    if hint is None and err == errno.EPERM:
+        hint = _permission_hint()
+    if hint is None:
+        hint = DEFAULT_HINTS.get(err)
     raise syscall_error(err, call, hint, cls=NetlinkError,
                         message=msg.attrs.get("msg"), offset=msg.attrs.get("offs"))
 

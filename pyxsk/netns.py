@@ -6,6 +6,9 @@ ones ``ip netns add`` made.  Entering one changes only the calling thread
 (setns(2) on a network namespace is per thread); sockets keep the namespace
 they were created in, so the usual pattern is: enter, create the socket,
 leave (:class:`pyxsk.netlink.NetlinkSocket` takes ``netns=`` and does that).
+setns(2) needs CAP_SYS_ADMIN, also to "enter" the namespace a thread is
+already in, so pyxsk skips it there: with only CAP_NET_ADMIN, CAP_NET_RAW and
+CAP_BPF, passing one's own namespace (as an fd, a path or a name) works.
 
 Wherever a namespace is expected, pyxsk accepts its name (under
 /run/netns), a path to a namespace file (``/proc/PID/ns/net``) or an open
@@ -18,12 +21,22 @@ import errno
 import os
 import re
 
-from . import _libc
+from . import _libc, capabilities
+from .errors import SyscallError, syscall_error
 
 NETNS_RUN_DIR = "/run/netns"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
 
 _SELF_NS = "/proc/thread-self/ns/net"
+
+# unshare(2), mount(2), umount2(2) and setns(2) want CAP_SYS_ADMIN; an EPERM
+# from them says what was being done and whether the process lacks it.
+_CREATING = "creating a network namespace"
+_MOUNTING = "a named namespace is a mount on %s, and mounting" % NETNS_RUN_DIR
+_ENTERING = "entering another network namespace"
+_ENTER_INSTEAD = ("; without it, start the process inside the namespace "
+                  "(ip netns exec NAME ...) and leave netns= out")
+_RUN_DIR_HINT = "%s belongs to root: writing there needs root or CAP_DAC_OVERRIDE" % NETNS_RUN_DIR
 
 
 def _path(name):
@@ -32,20 +45,40 @@ def _path(name):
     return os.path.join(NETNS_RUN_DIR, name)
 
 
+def _as_admin(what, func, *args, advice="", **kwargs):
+    """``func(*args, **kwargs)``, a _libc call the kernel allows only with
+    CAP_SYS_ADMIN: its EPERM names that capability (and ``advice``)."""
+    try:
+        return func(*args, **kwargs)
+    except SyscallError as e:
+        if e.errno == errno.EPERM:
+            e.hint = capabilities.hint(what, ("CAP_SYS_ADMIN",)) + advice
+        raise
+
+
+def _in_run_dir(func, *args, call):
+    """``func(*args)`` on a file of /run/netns; a refusal (EACCES, EPERM)
+    says whose directory it is."""
+    try:
+        return func(*args)
+    except PermissionError as e:
+        raise syscall_error(e.errno, call, _RUN_DIR_HINT) from None
+
+
 def _ensure_run_dir():
     """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
-    os.makedirs(NETNS_RUN_DIR, mode=0o755, exist_ok=True)
+    _in_run_dir(os.makedirs, NETNS_RUN_DIR, 0o755, True, call="mkdir(%s)" % NETNS_RUN_DIR)
     try:
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
-                    call="mount(--make-rshared /run/netns)")
+        _as_admin(_MOUNTING, _libc.mount, "", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                  call="mount(--make-rshared /run/netns)")
     except OSError as e:
         if e.errno != errno.EINVAL:
             raise
         # not a mount point yet: bind it onto itself, then make it shared
-        _libc.mount(NETNS_RUN_DIR, NETNS_RUN_DIR, "none", _libc.MS_BIND | _libc.MS_REC,
-                    call="mount(--bind /run/netns)")
-        _libc.mount("", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
-                    call="mount(--make-rshared /run/netns)")
+        _as_admin(_MOUNTING, _libc.mount, NETNS_RUN_DIR, NETNS_RUN_DIR, "none",
+                  _libc.MS_BIND | _libc.MS_REC, call="mount(--bind /run/netns)")
+        _as_admin(_MOUNTING, _libc.mount, "", NETNS_RUN_DIR, "none", _libc.MS_SHARED | _libc.MS_REC,
+                  call="mount(--make-rshared /run/netns)")
 
 
 def _target_path(netns):
@@ -86,15 +119,16 @@ def create(name):
     """Create the named namespace ``name``; FileExistsError if it is taken."""
     path = _path(name)
     _ensure_run_dir()
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444)
+    fd = _in_run_dir(os.open, path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444,
+                     call="open(%s, O_CREAT)" % path)
     os.close(fd)
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
         try:
-            _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
-                          hints={errno.EPERM: "creating a network namespace needs CAP_SYS_ADMIN"})
+            _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
             try:
-                _libc.mount(_SELF_NS, path, "none", _libc.MS_BIND, call="mount(--bind %s)" % path)
+                _as_admin(_MOUNTING, _libc.mount, _SELF_NS, path, "none", _libc.MS_BIND,
+                          call="mount(--bind %s)" % path)
             finally:
                 _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
         except BaseException:
@@ -110,8 +144,7 @@ def create_anonymous():
     thread passes through it, and only for the duration of this call."""
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _libc.unshare(_libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)",
-                      hints={errno.EPERM: "creating a network namespace needs CAP_SYS_ADMIN"})
+        _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
         try:
             return os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
         finally:
@@ -123,9 +156,21 @@ def create_anonymous():
 def delete(name):
     """Remove the named namespace (it dies with its last user)."""
     path = _path(name)
-    _libc.umount2(path, _libc.MNT_DETACH, call="umount2(%s)" % path,
-                  hints={errno.EINVAL: "not a namespace mount"})
-    os.unlink(path)
+    _as_admin(_MOUNTING, _libc.umount2, path, _libc.MNT_DETACH, call="umount2(%s)" % path,
+              hints={errno.EINVAL: "not a namespace mount"})
+    _in_run_dir(os.unlink, path, call="unlink(%s)" % path)
+
+
+def _identity(stat_result):
+    """(st_dev, st_ino): nsfs gives each namespace one inode, so two fds or
+    paths name the same namespace exactly when these are equal (what
+    ``ip netns identify`` compares)."""
+    return stat_result.st_dev, stat_result.st_ino
+
+
+def is_current(fd):
+    """True if namespace fd ``fd`` is the calling thread's network namespace."""
+    return _identity(os.fstat(fd)) == _identity(os.stat(_SELF_NS))
 
 
 @contextlib.contextmanager
@@ -135,19 +180,37 @@ def entered(netns):
     ``netns`` may be a namespace name, a path to a namespace file
     (``/proc/PID/ns/net``) or an open namespace fd (which stays open).  The
     original namespace is restored on exit, also when the body raises.
+
+    setns(2) wants CAP_SYS_ADMIN even for the namespace the thread is
+    already in, so that case skips it: code holding only CAP_NET_ADMIN,
+    CAP_NET_RAW and CAP_BPF can still pass its own namespace here.
     """
     target = open_fd(netns)
+    try:
+        if is_current(target):
+            yield
+        else:
+            with _switched_to(target, netns):
+                yield
+    finally:
+        os.close(target)
+
+
+@contextlib.contextmanager
+def _switched_to(target, netns):
+    """setns(2) into namespace fd ``target`` and back on exit."""
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        _libc.setns(target, _libc.CLONE_NEWNET, call="setns(%s)" % (netns,),
-                    hints={errno.EINVAL: "%s is not a network namespace" % (netns,),
-                           errno.EPERM: "entering a namespace needs CAP_SYS_ADMIN"})
+        what = "fd %d" % netns if isinstance(netns, int) else netns
+        _as_admin(_ENTERING, _libc.setns, target, _libc.CLONE_NEWNET, call="setns(%s)" % (what,),
+                  hints={errno.EINVAL: "%s is not a network namespace" % (what,)},
+                  advice=_ENTER_INSTEAD)
         try:
             yield
         finally:
-            _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
+            _as_admin(_ENTERING, _libc.setns, own, _libc.CLONE_NEWNET,
+                      call="setns(back to the original namespace)")
     finally:
-        os.close(target)
         os.close(own)
 
 

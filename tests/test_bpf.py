@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from minimal_prog import xdp_pass_program
-from pyxsk import _libc, bpf, netns, programs
+from pyxsk import _libc, bpf, capabilities, netns, programs
 from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
 from pyxsk.errors import AsmError, ConfigError, SyscallError, VerifierError
 from pyxsk.testing import unique_name
@@ -270,9 +270,11 @@ def test_xdp_program_may_be_loaded_with_frags():
 
 @pytest.fixture
 def old_kernel(monkeypatch):
-    """bpf(2) answers EPERM while RLIMIT_MEMLOCK is below ``need``."""
+    """bpf(2) answers EPERM while RLIMIT_MEMLOCK is below ``need``.
+    ``set_fails``: setrlimit refuses everything; ``hard_cap``: it refuses to
+    go above the hard limit, as for a process without CAP_SYS_RESOURCE."""
     state = {"limit": (64 * 1024, 64 * 1024), "need": 1 << 20, "set": [], "set_fails": False,
-             "eperm": 0}
+             "hard_cap": False, "eperm": 0}
     real = _libc.raw_bpf
     for attr in ("tried", "before", "after", "error"):
         monkeypatch.setattr(bpf._Memlock, attr, getattr(bpf._Memlock, attr))
@@ -287,7 +289,7 @@ def old_kernel(monkeypatch):
     def setrlimit(resource, soft, hard, call="setrlimit", hints=None):
         assert resource == _libc.RLIMIT_MEMLOCK
         state["set"].append((soft, hard))
-        if state["set_fails"]:
+        if state["set_fails"] or (state["hard_cap"] and hard > state["limit"][1]):
             raise _libc.syscall_error(errno.EPERM, call)
         state["limit"] = (soft, hard)
 
@@ -316,7 +318,44 @@ def test_memlock_not_touched_when_not_needed(old_kernel):
 
 def test_memlock_that_cannot_be_raised_is_named(old_kernel):
     old_kernel["set_fails"] = True
-    with pytest.raises(PermissionError, match="RLIMIT_MEMLOCK is 65536 bytes and could not be raised"):
+    with pytest.raises(PermissionError, match=r"RLIMIT_MEMLOCK is 65536 bytes and pyxsk could not "
+                       r"raise it \(setrlimit\(RLIMIT_MEMLOCK\) failed: \[Errno 1 EPERM\]"):
+        bpf.load(RETURN_PASS)
+
+
+def test_memlock_at_its_hard_limit_is_not_said_to_be_raised(old_kernel):
+    """soft == hard and no CAP_SYS_RESOURCE: setting it to the hard limit
+    "succeeds" but changes nothing, and the message must not call that a raise."""
+    old_kernel["hard_cap"] = True
+    with pytest.raises(PermissionError) as info:
+        bpf.ArrayMap(max_entries=1)
+    assert old_kernel["set"] == [(_libc.RLIM_INFINITY, _libc.RLIM_INFINITY), (65536, 65536)]
+    text = str(info.value)
+    assert "RLIMIT_MEMLOCK is 65536 bytes and pyxsk could not raise it (it is the hard limit " \
+           "too, and going above that needs CAP_SYS_RESOURCE)" in text, text
+    assert "raised from" not in text
+    assert old_kernel["eperm"] == 1          # nothing changed, so no second try
+
+
+def test_memlock_raised_to_the_hard_limit_says_both_values(old_kernel):
+    old_kernel.update(hard_cap=True, limit=(65536, 1 << 30), need=_libc.RLIM_INFINITY + 1)
+    with pytest.raises(PermissionError, match="RLIMIT_MEMLOCK was raised from 65536 bytes to "
+                                              "1073741824 bytes and the kernel still refused"):
+        bpf.ArrayMap(max_entries=1)
+    assert old_kernel["eperm"] == 2          # the retry after the raise
+
+
+def test_a_missing_capability_is_named_before_memlock(old_kernel, monkeypatch):
+    old_kernel["need"] = _libc.RLIM_INFINITY + 1      # the EPERM stays
+    held = frozenset(("CAP_BPF", "CAP_NET_RAW"))
+    monkeypatch.setattr(capabilities, "effective", lambda: held)
+    with pytest.raises(PermissionError) as info:
+        bpf.XskMap(1)
+    text = str(info.value)
+    assert "creating a BPF map (XSKMAP) needs CAP_BPF and CAP_NET_ADMIN" in text, text
+    assert text.endswith("this process lacks CAP_NET_ADMIN)") and "RLIMIT_MEMLOCK" not in text
+    with pytest.raises(PermissionError, match="loading an XDP program needs CAP_BPF and "
+                                              "CAP_NET_ADMIN .*lacks CAP_NET_ADMIN"):
         bpf.load(RETURN_PASS)
 
 

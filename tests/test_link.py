@@ -15,7 +15,7 @@ import time
 import pytest
 
 from minimal_prog import xdp_pass_program
-from pyxsk import link, netlink, netns
+from pyxsk import _libc, link, netlink, netns
 from pyxsk.errors import ConfigError, NetlinkError
 from pyxsk.testing import unique_name
 from pyxsk.uapi import if_ as iff
@@ -470,3 +470,29 @@ def test_attach_through_a_bpf_link(make_veth_pair, mode, no_leaks):
         with pytest.raises(ConfigError, match="netlink options"):
             link.attach_xdp(end.name, fd, replace=True, expected_fd=fd, netns=end.netns,
                             bpf_link=True)
+
+
+@pytest.mark.root
+def test_the_own_namespace_as_netns_makes_no_setns(veth_pair, monkeypatch, no_leaks):
+    """XskSocket hands these functions an fd of the caller's own namespace.
+    setns(2) there would need CAP_SYS_ADMIN for nothing, so none may happen:
+    lookups, attaching (netlink and BPF link) and detaching all without it."""
+    end = veth_pair.b
+
+    def no_setns(fd, nstype, call="setns", hints=None):
+        raise AssertionError("setns(2) called: %s" % call)
+
+    with netns.entered(end.netns), xdp_pass_program() as (fd, prog_id):
+        own = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            with monkeypatch.context() as patch:
+                patch.setattr(_libc, "setns", no_setns)
+                assert end.name in [found.name for found in link.links(netns=own)]
+                assert link.attach_xdp(end.name, fd, mode="skb", netns=own) == "skb"
+                assert link.get_link(end.index, netns=own).xdp.skb_prog_id == prog_id
+                assert link.detach_xdp(end.name, netns=own) == prog_id
+                with link.attach_xdp(end.name, fd, mode="skb", netns=own, bpf_link=True) as held:
+                    assert held.prog_id == prog_id
+                assert link.get_link(end.name, netns="/proc/thread-self/ns/net").xdp.attached is None
+        finally:
+            os.close(own)

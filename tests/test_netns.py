@@ -1,11 +1,12 @@
 """Named and anonymous network namespaces, entering them, running code inside."""
 
+import errno
 import os
 import subprocess
 
 import pytest
 
-from pyxsk import netns
+from pyxsk import _libc, netns
 from pyxsk.testing import unique_name
 
 SELF = "/proc/thread-self/ns/net"
@@ -83,3 +84,59 @@ def test_bad_names_and_missing_namespaces():
         netns.open_fd(3.5)
     with pytest.raises(FileNotFoundError, match="no network namespace"):
         netns.open_fd("pxt-surely-absent")
+
+
+@pytest.fixture
+def setns_calls(monkeypatch):
+    """Every setns(2) pyxsk makes, recorded, then passed on to the kernel."""
+    calls = []
+    real = _libc.setns
+
+    def setns(fd, nstype, call="setns", hints=None):
+        calls.append(call)
+        return real(fd, nstype, call=call, hints=hints)
+
+    monkeypatch.setattr(_libc, "setns", setns)
+    return calls
+
+
+def test_entering_the_own_namespace_makes_no_setns(setns_calls, no_leaks):
+    """setns(2) needs CAP_SYS_ADMIN even for the namespace a thread is in:
+    entered() must not ask for it there (by path or by fd)."""
+    home = current()
+    fd = os.open(SELF, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        assert netns.is_current(fd)
+        for target in (SELF, "/proc/%d/ns/net" % os.getpid(), fd):
+            with netns.entered(target):
+                assert current() == home
+        assert netns.run_in(fd, current) == home
+        with pytest.raises(KeyError):
+            with netns.entered(fd):
+                raise KeyError("inside")
+    finally:
+        os.close(fd)
+    assert setns_calls == []
+
+
+@pytest.mark.root
+def test_entering_another_namespace_still_switches(setns_calls, no_leaks):
+    fd = netns.create_anonymous()
+    try:
+        assert not netns.is_current(fd)
+        del setns_calls[:]               # create_anonymous went in and out
+        with netns.entered(fd):
+            assert current() == ns_of_fd(fd)
+            assert netns.is_current(fd)
+        assert setns_calls == ["setns(fd %d)" % fd, "setns(back to the original namespace)"]
+    finally:
+        os.close(fd)
+
+
+def test_a_file_that_is_no_namespace_is_refused(tmp_path):
+    path = tmp_path / "plain"
+    path.write_bytes(b"")
+    with pytest.raises(OSError, match="is not a network namespace") as info:
+        with netns.entered(str(path)):
+            pytest.fail("entered a plain file")
+    assert info.value.errno == errno.EINVAL
