@@ -65,8 +65,7 @@ class XdpHook:
         """True if ``interface`` (name or index, looked up in the calling
         thread's namespace) is this hook's: ifindexes repeat across
         namespaces, so the namespace must match too."""
-        here = os.stat(_SELF_NETNS).st_ino
-        if here != os.fstat(self.netns_fd).st_ino:
+        if not _netns.is_current(self.netns_fd):
             return False
         return resolve_ifindex(interface)[0] == self.ifindex
 
