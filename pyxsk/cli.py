@@ -15,7 +15,9 @@ Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
 import argparse
 import contextlib
 import errno
+import math
 import os
+import re
 import signal
 import sys
 import time
@@ -32,6 +34,7 @@ PROG = "pyxsk"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = interrupts.EXIT_BASE + signal.SIGPIPE
 IFNAME_MAX = 15
+QUEUE_MAX = 2 ** 32 - 1        # sockaddr_xdp.sxdp_queue_id is a __u32
 DUMP_BATCH = 64
 STDOUT = "-"
 
@@ -92,45 +95,77 @@ def namespace(text):
     return text
 
 
-def _number(kind, text, low, what):
-    try:
-        value = kind(text)
-    except ValueError:
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _whole(text, low, high, what):
+    """A whole number from ``low`` to ``high`` (None: no limit), written in
+    decimal digits: int() would also take '1_000', '+5' and other scripts'
+    digits, which in a count are more likely a slip than meant."""
+    if not _DIGITS.fullmatch(text):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
-    if value < low:
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    return value
+
+
+def _real(text, what):
+    """A float that is a number: float() also takes 'nan', which compares
+    false with everything and so would slip through every range check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what)) from None
+    if math.isnan(value):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
     return value
 
 
 def count(text):
-    return _number(int, text, 1, "a positive number")
+    return _whole(text, 1, None, "a positive number")
 
 
 def count_or_zero(text):
-    return _number(int, text, 0, "a number >= 0")
+    return _whole(text, 0, None, "a number >= 0")
+
+
+def demo_count(text):
+    return _whole(text, 1, demo.MAX_COUNT, "a number of frames from 1 to %d (the demo "
+                  "numbers them in 4 bytes)" % demo.MAX_COUNT)
 
 
 def queue(text):
-    return _number(int, text, 0, "a queue number (0, 1, ...)")
+    return _whole(text, 0, QUEUE_MAX, "a queue number (0 to %d)" % QUEUE_MAX)
 
 
-def seconds(text):
-    value = _number(float, text, 0.0, "a number of seconds")
+def duration(text):
+    """Seconds > 0; 'inf' means no time limit and gives None."""
+    value = _real(text, "a number of seconds")
     if not value > 0:
         raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
+    return None if math.isinf(value) else value
+
+
+def warmup(text):
+    """Finite seconds >= 0: a warm-up that never ends would leave nothing to measure."""
+    value = _real(text, "a number of seconds")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError("%r is not a finite number of seconds >= 0" % text)
     return value
 
 
 def rate(text):
-    value = _number(float, text, 0.0, "a rate in frames per second")
+    """Frames per second > 0; 'inf' means as fast as the ring takes them and gives None."""
+    value = _real(text, "a rate in frames per second")
     if not value > 0:
         raise argparse.ArgumentTypeError("%r is not a positive rate" % text)
-    return value
+    return None if math.isinf(value) else value
 
 
 def frame_size(text):
-    value = _number(int, text, benchmark.MIN_SIZE, "a frame size of at least %d bytes"
-                    % benchmark.MIN_SIZE)
+    value = _whole(text, benchmark.MIN_SIZE, None, "a frame size of at least %d bytes"
+                   % benchmark.MIN_SIZE)
     if value > DEFAULT_FRAME_SIZE:
         raise argparse.ArgumentTypeError("%s bytes do not fit a %d-byte UMEM chunk"
                                          % (text, DEFAULT_FRAME_SIZE))
@@ -256,7 +291,7 @@ def build_parser():
 
     p = _command(sub, "demo", cmd_demo, "frames across a veth pair of its own, every byte "
                  "checked (start here)", DEMO_HELP, "example:\n  sudo python3 -m pyxsk demo")
-    p.add_argument("--count", type=count, default=demo.DEFAULT_COUNT,
+    p.add_argument("--count", type=demo_count, default=demo.DEFAULT_COUNT,
                    help="frames to send (default %d)" % demo.DEFAULT_COUNT)
     _add_xdp_mode(p)
 
@@ -267,8 +302,8 @@ def build_parser():
     _add_netns(p)
     _add_queue(p)
     p.add_argument("-c", "--count", type=count, metavar="N", help="stop after N frames")
-    p.add_argument("-d", "--duration", type=seconds, metavar="SECONDS",
-                   help="stop after this many seconds")
+    p.add_argument("-d", "--duration", type=duration, metavar="SECONDS",
+                   help="stop after this many seconds (default, or inf: no time limit)")
     p.add_argument("-w", "--write", metavar="FILE",
                    help="write a pcap file ('-': standard output) instead of summary lines")
     p.add_argument("--filter", type=filter_text, metavar="TEXT",
@@ -288,7 +323,7 @@ def build_parser():
     p.add_argument("--loop", type=count_or_zero, default=1, metavar="N",
                    help="send the file N times (default 1; 0: until interrupted)")
     p.add_argument("--rate", type=rate, metavar="PPS", help="average frames per second "
-                   "(default: as fast as the TX ring takes them)")
+                   "(default, or inf: as fast as the TX ring takes them)")
     p.add_argument("-b", "--batch", type=count, default=replay.DEFAULT_BATCH,
                    help="frames per TX batch at a set rate (default %d)" % replay.DEFAULT_BATCH)
     _add_copy_mode(p)
@@ -301,13 +336,14 @@ def build_parser():
                    help="where to run (default: a veth pair of its own, with a traffic source)")
     _add_netns(p)
     _add_queue(p)
-    p.add_argument("-d", "--duration", type=seconds, default=benchmark.DEFAULT_SECONDS,
-                   metavar="SECONDS",
-                   help="how long to run (default %g)" % benchmark.DEFAULT_SECONDS)
+    p.add_argument("-d", "--duration", type=duration, default=benchmark.DEFAULT_SECONDS,
+                   metavar="SECONDS", help="how long to run (default %g; inf: until "
+                   "interrupted)" % benchmark.DEFAULT_SECONDS)
     p.add_argument("-b", "--batch", type=count, default=benchmark.DEFAULT_BATCH,
                    help="frames per batch (default %d)" % benchmark.DEFAULT_BATCH)
-    p.add_argument("--warmup", type=seconds, default=0.0, metavar="SECONDS",
-                   help="leave the first SECONDS out of the summary's rate")
+    p.add_argument("--warmup", type=warmup, default=0.0, metavar="SECONDS",
+                   help="leave the first SECONDS out of the summary's rate (less than "
+                        "--duration)")
     p.add_argument("--size", type=frame_size, default=benchmark.DEFAULT_SIZE,
                    help="txonly frame size in bytes (default %d)" % benchmark.DEFAULT_SIZE)
     p.add_argument("--dst-mac", type=mac_address, metavar="MAC",
@@ -522,6 +558,9 @@ def cmd_bench(args):
     if args.mode == "txonly" and args.interface is not None and args.dst_mac is None:
         raise CommandError("txonly on %s needs --dst-mac: the frames' destination"
                            % args.interface)
+    if args.duration is not None and args.warmup >= args.duration:
+        raise CommandError("--warmup %g leaves nothing of --duration %g to measure"
+                           % (args.warmup, args.duration))
     with _in_netns(args):
         if args.interface is not None:
             device = _require_interface(args)

@@ -3,6 +3,7 @@ them or at a set average rate (``pyxsk send``)."""
 
 import collections
 import itertools
+import math
 import time
 
 from .errors import ConfigError
@@ -10,6 +11,7 @@ from .errors import ConfigError
 DEFAULT_BATCH = 64
 SEND_TIMEOUT = 5.0       # seconds without room on the TX ring before giving up
 FLUSH_TIMEOUT = 2.0      # seconds to wait for the last completions
+_MANY = float(2 ** 53)   # more frames due than any run sends (and still an exact float)
 
 Replayed = collections.namedtuple("Replayed", "frames bytes seconds in_flight")
 Replayed.__doc__ = """What :func:`replay` sent: ``frames`` and ``bytes`` queued
@@ -24,12 +26,17 @@ class Pacer:
     The schedule counts from the start, not from the previous frame, so a
     late wake-up or a stall on a full ring is made up by sending the frames
     that became due meanwhile together (in batches), and the average over
-    the run stays ``rate``."""
+    the run stays ``rate``.
+
+    ``rate`` is a finite positive number: "as fast as possible" is no pacer
+    at all, and an infinite rate would make every frame due at once while
+    the arithmetic of :meth:`due` turns into NaN."""
 
     def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise ConfigError("rate must be a positive number of frames per second, not %r"
-                              % (rate,))
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 \
+                or not math.isfinite(rate):
+            raise ConfigError("rate must be a finite positive number of frames per second, "
+                              "not %r" % (rate,))
         self.rate = rate
         self._clock, self._sleep = clock, sleep
         self.start = clock()
@@ -45,7 +52,8 @@ class Pacer:
         now = self._clock()
         if now < self.due_at(sent):
             return 0
-        return max(1, int((now - self.start) * self.rate) + 1 - sent)
+        # min(): a huge rate times the elapsed time overflows to inf, and int(inf) raises
+        return max(1, int(min((now - self.start) * self.rate, _MANY)) + 1 - sent)
 
     def wait(self, sent):
         """Sleep until frame number ``sent`` is due."""
@@ -56,14 +64,15 @@ class Pacer:
 
 class Replayer:
     """Sends frames in order on a TX-capable socket, as fast as the ring
-    takes them or at most ``rate`` frames per second on average, and counts
-    what it sent -- also when stopped half-way (Ctrl-C on an endless loop)."""
+    takes them (``rate`` None or ``math.inf``) or at most ``rate`` frames per
+    second on average, and counts what it sent -- also when stopped half-way
+    (Ctrl-C on an endless loop)."""
 
     def __init__(self, sock, frames, rate=None, batch=DEFAULT_BATCH):
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError("batch must be a positive int, not %r" % (batch,))
         self.sock, self.frames, self.batch = sock, frames, batch
-        self.pacer = Pacer(rate) if rate is not None else None
+        self.pacer = Pacer(rate) if rate is not None and rate != math.inf else None
         self.sent = self.bytes = 0
         self.t0 = time.monotonic()
 

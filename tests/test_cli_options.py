@@ -1,0 +1,171 @@
+"""The command line's numbers: every count, queue, duration and rate option
+takes what it means and refuses the rest in one line (exit status 2), and
+the values with a meaning beyond a plain number -- ``-d inf`` (no time
+limit), ``--rate inf`` (as fast as the ring takes frames) -- work end to end."""
+
+import math
+
+import pytest
+
+from pyxsk import cli, demo, replay
+from pyxsk.errors import ConfigError
+# nothing_left_behind: test_cli's autouse fixture (commands ended, no namespace left)
+from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeClock, FakeTxSocket, Running,  # noqa: F401
+                      nothing_left_behind, numbered_frames, packet_socket, pyxsk, receive,
+                      send_raw, write_pcap)
+
+def usage_error(capsys, args):
+    """The one line argparse prints for ``args`` (exit status 2)."""
+    with pytest.raises(SystemExit) as info:
+        cli.build_parser().parse_args(args)
+    assert info.value.code == EXIT_USAGE
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def parsed(args):
+    return cli.build_parser().parse_args(args)
+
+
+# -- counts --------------------------------------------------------------------
+
+POSITIVE_COUNTS = [
+    (["dump", "veth0"], "-c"),
+    (["send", "veth0", "-r", "x.pcap"], "-b"),
+    (["bench", "rxdrop"], "-b"),
+    (["demo"], "--count"),
+]
+NOT_WHOLE = ["-1", "1.5", "1e3", "0x10", "1_000", "+5", "\u0665", "", "nan", "inf", "five"]
+
+
+@pytest.mark.parametrize("command, option", POSITIVE_COUNTS, ids=lambda v: " ".join(v)
+                         if isinstance(v, list) else v)
+@pytest.mark.parametrize("value", ["0"] + NOT_WHOLE)
+def test_count_options_take_only_positive_whole_numbers(capsys, command, option, value):
+    line = usage_error(capsys, command + [option, value])
+    assert "is not a positive number" in line or "is not a number of frames" in line, line
+
+
+@pytest.mark.parametrize("value", NOT_WHOLE)
+def test_loop_takes_zero_and_whole_numbers_only(capsys, value):
+    assert parsed(["send", "veth0", "-r", "x.pcap", "--loop", "0"]).loop == 0
+    line = usage_error(capsys, ["send", "veth0", "-r", "x.pcap", "--loop", value])
+    assert "is not a number >= 0" in line
+
+
+@pytest.mark.parametrize("command", [["dump", "veth0"], ["send", "veth0", "-r", "x.pcap"],
+                                     ["bench", "rxdrop"], ["doctor", "veth0"]],
+                         ids=lambda c: c[0])
+def test_queues_are_u32(capsys, command):
+    """sockaddr_xdp's queue id is a __u32: a bigger number must not reach
+    ctypes, which would cut it to the low 32 bits (queue 2**32 -> queue 0)."""
+    assert parsed(command + ["-q", str(cli.QUEUE_MAX)]).queue == cli.QUEUE_MAX
+    for value in [str(cli.QUEUE_MAX + 1), "-1", "1.0", ""]:
+        assert "is not a queue number (0 to 4294967295)" in \
+            usage_error(capsys, command + ["-q", value])
+
+
+def test_demo_numbers_frames_in_four_bytes(capsys):
+    assert parsed(["demo", "--count", str(2 ** 32)]).count == demo.MAX_COUNT
+    assert "from 1 to 4294967296" in usage_error(capsys, ["demo", "--count", str(2 ** 32 + 1)])
+
+
+def test_demo_refuses_a_count_before_creating_anything(monkeypatch):
+    def must_not_run(*args, **kwargs):
+        raise AssertionError("the demo built its veth pair for a count it cannot send")
+    monkeypatch.setattr(demo, "temporary_veth_pair", must_not_run)
+    for count in (0, 2 ** 32 + 1, 1.5, True):
+        with pytest.raises(ConfigError, match="count must be an int from 1 to 4294967296"):
+            demo.run(count, report=None)
+
+
+# -- durations, warm-ups and rates ------------------------------------------------
+
+@pytest.mark.parametrize("command", [["dump", "veth0"], ["bench", "rxdrop"]], ids=lambda c: c[0])
+def test_durations_are_positive_and_inf_means_no_limit(capsys, command):
+    assert parsed(command + ["-d", "inf"]).duration is None
+    assert parsed(command + ["-d", "Infinity"]).duration is None
+    assert parsed(command + ["-d", "0.25"]).duration == 0.25
+    for value in ["nan", "-nan", "0", "-1", "-0.5", "-inf", "", "soon"]:
+        line = usage_error(capsys, command + ["--duration=" + value])
+        assert "argument -d/--duration:" in line
+        assert "is not a positive number of seconds" in line or \
+            "is not a number of seconds" in line, line
+
+
+def test_bench_warmup_takes_zero_and_refuses_what_never_ends(capsys):
+    assert parsed(["bench", "rxdrop", "--warmup", "0"]).warmup == 0.0
+    assert parsed(["bench", "rxdrop", "--warmup", "1.5"]).warmup == 1.5
+    for value in ["inf", "nan", "-1", "-inf", ""]:
+        line = usage_error(capsys, ["bench", "rxdrop", "--warmup=" + value])
+        assert "is not a finite number of seconds >= 0" in line or \
+            "is not a number of seconds" in line, line
+
+
+def test_send_rate_inf_means_as_fast_as_possible(capsys):
+    command = ["send", "veth0", "-r", "x.pcap"]
+    assert parsed(command + ["--rate", "inf"]).rate is None
+    assert parsed(command + ["--rate", "0.5"]).rate == 0.5
+    for value in ["nan", "0", "-1", "-inf", "", "fast"]:
+        line = usage_error(capsys, command + ["--rate=" + value])
+        assert "is not a positive rate" in line or "is not a rate in frames per second" in line
+
+
+def test_bench_warmup_must_leave_time_to_measure():
+    result = pyxsk("bench", "rxdrop", "-d", "2", "--warmup", "2")
+    assert result.returncode == 1
+    assert result.stderr == "pyxsk bench: error: --warmup 2 leaves nothing of --duration 2 " \
+                            "to measure\n"
+
+
+# -- the pacer and the replayer ------------------------------------------------------
+
+@pytest.mark.parametrize("rate", [math.inf, math.nan, -math.inf])
+def test_pacer_refuses_rates_that_are_not_finite(rate):
+    with pytest.raises(ConfigError, match="finite positive"):
+        replay.Pacer(rate)
+
+
+def test_pacer_at_a_huge_rate_counts_frames_without_overflowing():
+    fake = FakeClock()
+    pacer = replay.Pacer(1e308, clock=fake.clock, sleep=fake.sleep)
+    fake.now += 10.0                       # 10 s * 1e308 overflows a float to inf
+    assert pacer.due(0) == 2 ** 53 + 1
+
+
+def test_replayer_with_rate_inf_sends_unpaced():
+    frames = [bytes([i]) * 60 for i in range(20)]
+    sock = FakeTxSocket()
+    replayer = replay.Replayer(sock, frames, rate=math.inf)
+    assert replayer.pacer is None
+    replayer.run(2)
+    assert [f for batch in sock.batches for f in batch] == frames * 2
+
+
+# -- end to end ------------------------------------------------------------------------
+
+@pytest.mark.root
+def test_dump_with_no_time_limit(veth_pair):
+    a, b = veth_pair.a, veth_pair.b
+    sent = numbered_frames(a, b, 3)
+    run = Running("dump", b.name, "-n", b.netns, "-d", "inf", "-c", str(len(sent)), "--filter",
+                  "ether proto 0x%04x" % ETH_P_TEST)
+    run.wait_for("listening on")
+    send_raw(a, sent)
+    status, out, err = run.finish()
+    assert status == 0, err
+    assert "%d frames captured" % len(sent) in err and len(out.splitlines()) == len(sent)
+
+
+@pytest.mark.root
+def test_send_with_rate_inf_goes_as_fast_as_the_ring_takes_frames(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    frames = numbered_frames(a, b, 5)
+    path = tmp_path / "five.pcap"
+    write_pcap(path, frames)
+    with packet_socket(b) as witness:
+        result = pyxsk("send", a.name, "-n", a.netns, "-r", str(path), "--rate", "inf")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith("sent 5 frames") and "asked" not in result.stdout
+        assert receive(witness, len(frames)) == frames
