@@ -147,7 +147,9 @@ class TrafficSource:
 
 def _wait_for_traffic(xsk, source):
     deadline = time.monotonic() + SOURCE_START_TIMEOUT
+    idle = loops.Idle()
     while not xsk.poll(FIRST_FRAME_POLL):
+        idle.after(0)
         problem = source.failed()
         if problem is not None:
             raise BenchError("the traffic source stopped: %s" % problem)

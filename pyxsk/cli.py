@@ -24,8 +24,8 @@ import time
 
 from . import (__version__, benchmark, bpf, demo, interrupts, link, netns, pcap, probe, programs,
                scheduling)
-from . import replay, summary
 from .errors import ConfigError, PcapError, SyscallError, UnsupportedPlatformError
+from . import loops, replay, summary
 from .testing import CleanupError, temporary_veth_pair
 from .xsk import DEFAULT_FRAME_SIZE, Socket
 from .xsksocket import XDP_MODES, XskSocket
@@ -449,8 +449,12 @@ class DumpSink:
 
 def capture(xsk, sink, limit=None, duration=None):
     """Receive into ``sink`` until it has ``limit`` frames or ``duration``
-    seconds have passed (None: no limit); timestamps are taken per batch."""
+    seconds have passed (None: no limit); timestamps are taken per batch.
+    Only the socket's recv() waits, so a deleted interface ends the capture
+    with its InterfaceGoneError; a recv() that keeps coming back empty at
+    once does not make the loop spin (:class:`pyxsk.loops.Idle`)."""
     deadline = None if duration is None else time.monotonic() + duration
+    idle = loops.Idle()
     while limit is None or sink.frames < limit:
         timeout = None
         if deadline is not None:
@@ -461,6 +465,7 @@ def capture(xsk, sink, limit=None, duration=None):
         with xsk.recv(want, timeout) as batch:
             if batch:
                 sink.take(batch, time.time())
+            idle.after(len(batch))
 
 
 def _refuse_attached(device, command):

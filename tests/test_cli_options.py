@@ -1,18 +1,23 @@
 """The command line's numbers: every count, queue, duration and rate option
 takes what it means and refuses the rest in one line (exit status 2), and
 the values with a meaning beyond a plain number -- ``-d inf`` (no time
-limit), ``--rate inf`` (as fast as the ring takes frames) -- work end to end."""
+limit), ``--rate inf`` (as fast as the ring takes frames) -- work end to end.
+Also what keeps the command loops from spinning."""
 
 import math
 
 import pytest
 
-from pyxsk import cli, demo, replay
+from pyxsk import benchmark, cli, demo, loops, replay
 from pyxsk.errors import ConfigError
 # nothing_left_behind: test_cli's autouse fixture (commands ended, no namespace left)
-from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeClock, FakeTxSocket, Running,  # noqa: F401
-                      nothing_left_behind, numbered_frames, packet_socket, pyxsk, receive,
-                      send_raw, write_pcap)
+from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeBatch, FakeClock, FakeTxSocket,  # noqa: F401
+                      Running, nothing_left_behind, numbered_frames, packet_socket, pyxsk,
+                      receive, send_raw, write_pcap)
+
+SPIN_SECONDS = 0.3          # how long the anti-spin tests let a loop run
+SPIN_CALLS = 20000          # far more than a napping loop makes in that time, far fewer
+                            # than a spinning one (millions of calls per second)
 
 def usage_error(capsys, args):
     """The one line argparse prints for ``args`` (exit status 2)."""
@@ -141,6 +146,88 @@ def test_replayer_with_rate_inf_sends_unpaced():
     assert replayer.pacer is None
     replayer.run(2)
     assert [f for batch in sock.batches for f in batch] == frames * 2
+
+
+# -- loops that must not spin --------------------------------------------------------
+
+def test_idle_naps_only_after_a_grace_of_empty_rounds():
+    fake = FakeClock()
+    idle = loops.Idle(clock=fake.clock, sleep=fake.sleep)
+    idle.after(0)
+    fake.now += loops.IDLE_GRACE / 2
+    idle.after(0)
+    assert fake.sleeps == []                   # a short empty spell costs nothing
+    fake.now += loops.IDLE_GRACE
+    idle.after(0)
+    idle.after(0)
+    assert fake.sleeps == [loops.IDLE_NAP, loops.IDLE_NAP]
+    idle.after(3)                              # work again: no nap
+    idle.after(0)
+    assert len(fake.sleeps) == 2
+
+
+class EmptyAtOnce:
+    """A socket that answers every call at once with nothing: poll(2)
+    returning at once on an fd with an error pending, completions that
+    stopped coming.  Counts the calls."""
+
+    class tx:
+        size = 64
+
+    def __init__(self):
+        self.calls = 0
+
+    def _empty(self, *args, **kwargs):
+        self.calls += 1
+        return 0
+
+    discard = retransmit = forward = _empty
+
+    def poll(self, timeout=None):
+        self.calls += 1
+        return False
+
+    def recv(self, max_frames=64, timeout=None):
+        self.calls += 1
+        return FakeBatch()
+
+    def send(self, frames):
+        return len(frames)
+
+    def flush(self, timeout=1.0):
+        return 0
+
+
+@pytest.mark.parametrize("mode", sorted(loops.MODES))
+def test_bench_loops_do_not_spin_on_a_socket_that_brings_nothing(mode):
+    sock = EmptyAtOnce()
+    if mode == "txonly":
+        loops.txonly(sock, bytes(60), SPIN_SECONDS)
+    else:
+        loops.MODES[mode](sock, SPIN_SECONDS)
+    assert 0 < sock.calls < SPIN_CALLS
+
+
+def test_dump_does_not_spin_on_a_socket_that_brings_nothing():
+    sock = EmptyAtOnce()
+    sink = cli.DumpSink()
+    cli.capture(sock, sink, duration=SPIN_SECONDS)
+    assert 0 < sock.calls < SPIN_CALLS and sink.frames == 0
+
+
+class SilentSource:
+    """A traffic source that runs and sends nothing."""
+
+    def failed(self):
+        return None
+
+
+def test_bench_waiting_for_its_source_does_not_spin(monkeypatch):
+    monkeypatch.setattr(benchmark, "SOURCE_START_TIMEOUT", SPIN_SECONDS)
+    sock = EmptyAtOnce()
+    with pytest.raises(benchmark.BenchError, match="no frame from the traffic source"):
+        benchmark._wait_for_traffic(sock, SilentSource())
+    assert 0 < sock.calls < SPIN_CALLS
 
 
 # -- end to end ------------------------------------------------------------------------
