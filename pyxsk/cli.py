@@ -9,7 +9,8 @@ a file that is not a pcap, a kernel refusal -- end the command with one line
 on stderr and exit status 1 (2 for a bad command line), never a traceback.
 Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
 (program, sockets, namespaces); the exit status is then 128 + the signal
-(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.
+(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.  An interface deleted under
+a running command ends it the same way as an error: one line, status 1.
 """
 
 import argparse
@@ -24,8 +25,9 @@ import time
 
 from . import (__version__, benchmark, bpf, demo, interrupts, link, netns, pcap, probe, programs,
                scheduling)
-from .errors import ConfigError, PcapError, SyscallError, UnsupportedPlatformError
 from . import loops, replay, summary
+from .errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
+                     UnsupportedPlatformError)
 from .testing import CleanupError, temporary_veth_pair
 from .xsk import DEFAULT_FRAME_SIZE, Socket
 from .xsksocket import XDP_MODES, XskSocket
@@ -490,17 +492,33 @@ def cmd_dump(args):
                     args.interface, args.queue, summary.socket_modes(xsk),
                     ", taking only: " + str(programs.parse_filter(args.filter)) if args.filter else
                     ", taking every frame"))
-                sink = DumpSink(writer)
-                try:
-                    capture(xsk, sink, args.count, args.duration)
-                finally:
-                    note("dump: %d frames captured%s; socket statistics: %s" % (
-                        sink.frames, " to %s" % args.write if args.write else "",
-                        summary.statistics(xsk)))
+                _dump(xsk, DumpSink(writer), args)
         finally:
             if writer is not None:
                 writer.close()
     return EXIT_OK
+
+
+def _dump(xsk, sink, args):
+    """Capture, then say how many frames went where, with the socket's
+    counters -- also when interrupted.  When the interface is gone its
+    counters went with it: the count goes on the error's one line instead."""
+    try:
+        capture(xsk, sink, args.count, args.duration)
+    except InterfaceGoneError as e:
+        raise CommandError("%s; %s" % (e, _captured(sink, args))) from None
+    except BaseException:
+        _note_captured(xsk, sink, args)
+        raise
+    _note_captured(xsk, sink, args)
+
+
+def _captured(sink, args):
+    return "%d frames captured%s" % (sink.frames, " to %s" % args.write if args.write else "")
+
+
+def _note_captured(xsk, sink, args):
+    note("dump: %s; socket statistics: %s" % (_captured(sink, args), summary.statistics(xsk)))
 
 
 # -- send -----------------------------------------------------------------------------
@@ -537,20 +555,37 @@ def cmd_send(args):
                  "drop them" % (too_long, args.interface, device.mtu))
         with interrupts.guarded(Socket, args.interface, args.queue, rx_size=0,
                                 zerocopy=args.zerocopy) as sock:
-            replayer = replay.Replayer(sock, frames, args.rate, args.batch)
-            try:
-                replayer.run(args.loop)
-            finally:
-                done = replayer.finish()
-                stats = sock.statistics()
-                say("sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s"
-                    % (done.frames, done.bytes, args.read, args.interface, args.queue,
-                       done.seconds, done.frames / done.seconds if done.seconds else 0,
-                       "" if args.rate is None else " (asked %g)" % args.rate))
+            done = _replay(replay.Replayer(sock, frames, args.rate, args.batch), args)
+            stats = sock.statistics()
     if done.in_flight or stats.tx_invalid_descs:
         raise CommandError("%d frames did not complete, the kernel refused %d (tx_invalid_descs)"
                            % (done.in_flight, stats.tx_invalid_descs))
     return EXIT_OK
+
+
+def _replay(replayer, args):
+    """Run the replay and say what went -- also when stopped half-way.
+    Interrupted, it first waits (a little) for the last completions; when
+    the socket failed (an OSError: the interface is gone, the ring stayed
+    full) nothing more will complete, so it does not wait for them."""
+    try:
+        replayer.run(args.loop)
+    except OSError:
+        say(_sent_line(replayer.finish(flush=False), args))
+        raise
+    except BaseException:
+        say(_sent_line(replayer.finish(), args))
+        raise
+    done = replayer.finish()
+    say(_sent_line(done, args))
+    return done
+
+
+def _sent_line(done, args):
+    return "sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s" % (
+        done.frames, done.bytes, args.read, args.interface, args.queue, done.seconds,
+        done.frames / done.seconds if done.seconds else 0,
+        "" if args.rate is None else " (asked %g)" % args.rate)
 
 
 # -- bench ----------------------------------------------------------------------------

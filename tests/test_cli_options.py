@@ -2,14 +2,17 @@
 takes what it means and refuses the rest in one line (exit status 2), and
 the values with a meaning beyond a plain number -- ``-d inf`` (no time
 limit), ``--rate inf`` (as fast as the ring takes frames) -- work end to end.
-Also what keeps the command loops from spinning."""
+Also what keeps the command loops from spinning or sleeping past a socket
+that has failed."""
 
+import errno
 import math
+import time
 
 import pytest
 
 from pyxsk import benchmark, cli, demo, loops, replay
-from pyxsk.errors import ConfigError
+from pyxsk.errors import ConfigError, InterfaceGoneError, syscall_error
 # nothing_left_behind: test_cli's autouse fixture (commands ended, no namespace left)
 from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeBatch, FakeClock, FakeTxSocket,  # noqa: F401
                       Running, nothing_left_behind, numbered_frames, packet_socket, pyxsk,
@@ -18,6 +21,7 @@ from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeBatch, FakeClock, FakeTxSocket
 SPIN_SECONDS = 0.3          # how long the anti-spin tests let a loop run
 SPIN_CALLS = 20000          # far more than a napping loop makes in that time, far fewer
                             # than a spinning one (millions of calls per second)
+
 
 def usage_error(capsys, args):
     """The one line argparse prints for ``args`` (exit status 2)."""
@@ -139,6 +143,18 @@ def test_pacer_at_a_huge_rate_counts_frames_without_overflowing():
     assert pacer.due(0) == 2 ** 53 + 1
 
 
+def test_pacer_waits_in_slices_looking_at_the_socket_between():
+    fake = FakeClock()
+    looks = []
+    pacer = replay.Pacer(0.01, clock=fake.clock, sleep=fake.sleep)     # one frame per 100 s
+    pacer.wait(1, between=lambda: looks.append(fake.now))
+    assert fake.now == pytest.approx(200.0)
+    assert max(fake.sleeps) <= replay.WAIT_SLICE
+    assert len(looks) == len(fake.sleeps) - 1          # not after the last slice: it is due
+    pacer.wait(1, between=lambda: looks.append("late"))
+    assert "late" not in looks                         # due already: no sleep, no look
+
+
 def test_replayer_with_rate_inf_sends_unpaced():
     frames = [bytes([i]) * 60 for i in range(20)]
     sock = FakeTxSocket()
@@ -146,6 +162,35 @@ def test_replayer_with_rate_inf_sends_unpaced():
     assert replayer.pacer is None
     replayer.run(2)
     assert [f for batch in sock.batches for f in batch] == frames * 2
+
+
+class GoneWhilePacing(FakeTxSocket):
+    """A socket whose interface goes away after the first batch: its flush
+    (which the replayer calls while waiting) says so."""
+
+    def __init__(self):
+        super().__init__()
+        self.flushes = 0
+
+    def flush(self, timeout):
+        self.flushes += 1
+        if self.batches:
+            raise syscall_error(errno.ENETDOWN, "poll(AF_XDP fake)", cls=InterfaceGoneError,
+                                interface="fake0")
+        return 0
+
+
+def test_replayer_notices_a_failed_socket_while_waiting_for_a_slow_rate():
+    sock = GoneWhilePacing()
+    replayer = replay.Replayer(sock, [bytes(60)] * 3, rate=0.1)        # frame 2 due after 10 s
+    t0 = time.monotonic()
+    with pytest.raises(InterfaceGoneError):
+        replayer.run(1)
+    assert time.monotonic() - t0 < replay.WAIT_SLICE * 3
+    assert len(sock.batches) == 1
+    done = replayer.finish(flush=False)
+    assert (done.frames, done.in_flight) == (1, None)
+    assert sock.flushes == 1                   # finish(flush=False) did not touch the socket
 
 
 # -- loops that must not spin --------------------------------------------------------
