@@ -20,11 +20,10 @@ import subprocess
 import sys
 import time
 
-from . import interrupts, link, loops, netns, scheduling
+from . import interrupts, link, loops, netns, probe, scheduling
 from .summary import socket_modes, statistics
 from .testing import temporary_veth_pair
 from .xsk import DEFAULT_RING_SIZE, Socket
-from .xsksocket import XskSocket
 
 MODES = ("rxdrop", "rx-touch", "txonly", "l2fwd")
 DEFAULT_SECONDS = 10.0
@@ -163,8 +162,8 @@ def _open(mode, interface, queue, xdp_mode, zerocopy, coalesce=False):
     if mode == "txonly":
         return Socket(interface, queue, rx_size=0, zerocopy=zerocopy)
     rx_size = scheduling.COALESCED_RX_SIZE if coalesce else DEFAULT_RING_SIZE
-    return XskSocket(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy, rx_size=rx_size,
-                     tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
+    return probe.xsk_with_link(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy,
+                               rx_size=rx_size, tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
 
 
 def _setup(sock, batch, coalesce):

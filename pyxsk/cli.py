@@ -11,6 +11,8 @@ Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
 (program, sockets, namespaces); the exit status is then 128 + the signal
 (130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.  An interface deleted under
 a running command ends it the same way as an error: one line, status 1.
+Programs are attached through a BPF link where the kernel has them, so even
+a command killed with SIGKILL leaves none behind.
 """
 
 import argparse
@@ -30,7 +32,7 @@ from .errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
                      UnsupportedPlatformError)
 from .testing import CleanupError, temporary_veth_pair
 from .xsk import DEFAULT_FRAME_SIZE, Socket
-from .xsksocket import XDP_MODES, XskSocket
+from .xsksocket import XDP_MODES
 
 PROG = "pyxsk"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -485,9 +487,9 @@ def cmd_dump(args):
         _refuse_attached(_require_interface(args), "dump")
         writer = _open_output(args.write)
         try:
-            with interrupts.guarded(XskSocket, args.interface, args.queue, filter=args.filter,
-                                    xdp_mode=args.xdp_mode, zerocopy=args.zerocopy,
-                                    tx_size=0) as xsk:
+            with interrupts.guarded(probe.xsk_with_link, args.interface, args.queue,
+                                    filter=args.filter, xdp_mode=args.xdp_mode,
+                                    zerocopy=args.zerocopy, tx_size=0) as xsk:
                 note("dump: listening on %s queue %d (%s)%s" % (
                     args.interface, args.queue, summary.socket_modes(xsk),
                     ", taking only: " + str(programs.parse_filter(args.filter)) if args.filter else

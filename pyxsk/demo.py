@@ -18,13 +18,12 @@ import random
 import struct
 import time
 
-from . import interrupts, netns
+from . import interrupts, netns, probe
 from .errors import ConfigError
 from .link import parse_mac
 from .summary import socket_modes
 from .testing import temporary_veth_pair
 from .xsk import Socket
-from .xsksocket import XskSocket
 
 ETH_P_DEMO = 0x88B5            # IEEE 802 "local experimental" EtherType: no stack takes it
 HEADER = struct.Struct("!6s6sHI")  # dst MAC, src MAC, EtherType, sequence number
@@ -103,7 +102,7 @@ class Tally:
 
 def _receiver(end, xdp_mode):
     with netns.entered(end.netns):
-        return XskSocket(end.name, 0, xdp_mode=xdp_mode)
+        return probe.xsk_with_link(end.name, 0, xdp_mode=xdp_mode)
 
 
 def _sender(end):

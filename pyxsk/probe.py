@@ -21,9 +21,11 @@ import platform
 
 from . import _libc, bpf, link, xsk
 from .asm import ALU64, JMP, R0, XDP_PASS, Program
+from .errors import SyscallError
 from .uapi import if_xdp
 from .umem import Umem
 from .xsk import MIN_TX_SKB_BUDGET, Socket, read_mmap_offsets
+from .xsksocket import XskSocket
 
 OK, NO, SKIP = "ok", "no", "skip"
 
@@ -33,6 +35,10 @@ PROBE_FRAME_SIZE = 2048
 UNALIGNED_FRAME_SIZE = 3000     # not a power of two: only unaligned mode takes it
 BIND_RETRY_SECONDS = 0.2        # a queue stays busy ~20 ms after a socket on it closed
 PROG_NAME = "pyxsk_probe"
+# BPF_LINK_CREATE for XDP refused this way means the kernel has no XDP links
+# (Linux < 5.7: no such command; 5.7-5.8: no BPF_XDP attach type): netlink then
+NO_XDP_LINK_ERRNOS = frozenset((errno.EINVAL, errno.EOPNOTSUPP))
+LINK_CREATE = "BPF_LINK_CREATE"        # in the ``call`` of the SyscallError it raises
 
 Finding = collections.namedtuple("Finding", "feature status detail fallback")
 Finding.__doc__ = """One line of ``pyxsk doctor``: ``status`` is "ok", "no" or
@@ -323,6 +329,28 @@ class InterfaceProbe:
         xdp_link.close()
         return _finding("bpf_link", OK, "BPF_LINK_CREATE attaches XDP in %s mode (Linux 5.9+)"
                         % mode)
+
+
+# -- what the commands use --------------------------------------------------------
+
+def xsk_with_link(interface, queue=0, **options):
+    """An :class:`~pyxsk.XskSocket` whose program is attached through a BPF
+    link where this kernel has them (Linux 5.9+), else through netlink.
+
+    The kernel holds a link's program on the interface only while the link's
+    fd is open, so a command killed with SIGKILL leaves nothing attached; a
+    program attached by netlink stays until someone detaches it.  An older
+    kernel refuses BPF_LINK_CREATE for XDP with EINVAL (or EOPNOTSUPP), and
+    the socket is then made again with a netlink attachment, whose own error
+    is the one raised if that fails too (it carries the kernel's extended
+    ack).  Only that refusal costs a second socket; any other error (an
+    EINVAL from bind for a queue the interface lacks...) is raised as it is."""
+    try:
+        return XskSocket(interface, queue, bpf_link=True, **options)
+    except SyscallError as e:
+        if e.errno not in NO_XDP_LINK_ERRNOS or LINK_CREATE not in e.call:
+            raise
+    return XskSocket(interface, queue, bpf_link=False, **options)
 
 
 def platform_line():
