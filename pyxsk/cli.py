@@ -712,12 +712,15 @@ def cmd_doctor(args):
             else:
                 with _in_netns(args):
                     _require_interface(args)
+                    probing = probe.InterfaceProbe(args.interface, args.queue,
+                                                   zerocopy=args.zerocopy, attach=args.attach)
+                    missing = probing.missing_queue()
+                    if missing is not None:
+                        raise CommandError(missing)
                     say("probing %s queue %d%s" % (args.interface, args.queue,
                                                    "" if not args.netns else " in netns %s"
                                                    % args.netns))
-                    findings += probe.InterfaceProbe(args.interface, args.queue,
-                                                     zerocopy=args.zerocopy,
-                                                     attach=args.attach).run()
+                    findings += probing.run()
     for finding in findings:
         say(_finding_line(finding))
     failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]

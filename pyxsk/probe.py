@@ -174,6 +174,55 @@ class InterfaceProbe:
         self.link = link.get_link(ifname)
         self.where = "%s queue %d" % (ifname, queue)
 
+    def missing_queue(self):
+        """Why nothing can bind to ``queue`` if the interface has no such
+        queue, in words; None when it has (or when the bind fails for another
+        reason, which the probes then report).
+
+        The kernel refuses a bind with EINVAL when the queue id is not below
+        the device's real_num_rx_queues (and real_num_tx_queues for a TX
+        ring).  Netlink reports only the queues allocated (a veth made by
+        ``ip link`` has 2, one in use), so the count comes from the binds
+        themselves: queues in use are numbered from 0, so a binary search of
+        a few copy-mode binds finds how many there are."""
+        if self._queue_binds(self.queue) is not False:
+            return None
+        count = self._queues_in_use(self.queue)
+        if not count:
+            return None                     # not even queue 0 binds: not about the queue
+        numbers = "queue 0" if count == 1 else "queues 0-%d" % (count - 1)
+        return "%s has no queue %d: it has %d in use (%s)" % (self.ifname, self.queue, count,
+                                                               numbers)
+
+    def _queue_binds(self, queue):
+        """True if a copy-mode socket binds to ``queue`` (or another socket
+        holds it: it exists), False if the kernel says there is no such
+        queue (EINVAL), None for any other refusal."""
+        try:
+            with self._socket(zerocopy=False, queue=queue):
+                return True
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                return True
+            if e.errno == errno.EINVAL:
+                return False
+            return None
+
+    def _queues_in_use(self, absent):
+        """How many queues bind, knowing that queue ``absent`` does not.  No
+        queue in use lies beyond those netlink reports allocated: that bounds
+        the search too."""
+        allocated = max(self.link.num_rx_queues, self.link.num_tx_queues)
+        low, high = 0, min(absent, allocated) if allocated else absent
+        # invariant: every queue below ``low`` binds, queue ``high`` does not
+        while low < high:
+            middle = (low + high) // 2
+            if self._queue_binds(middle):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
     SOCKET_FEATURES = ("need_wakeup", "XDP_OPTIONS", "zero-copy", "shared UMEM",
                        "multi-buffer (XDP_USE_SG)")
 

@@ -783,6 +783,19 @@ def test_doctor_on_an_interface_does_not_disturb_it(veth_pair):
 
 
 @pytest.mark.root
+def test_doctor_on_a_queue_the_interface_lacks_says_so(make_veth_pair):
+    """The kernel refuses a bind to a missing queue with EINVAL, like many
+    other refusals: doctor must not conclude that pyxsk cannot work."""
+    b = make_veth_pair(queues=2).b
+    result = pyxsk("doctor", b.name, "-n", b.netns, "-q", "999")
+    line = assert_one_line_error(result, EXIT_FAILED)
+    assert line == "pyxsk doctor: error: %s has no queue 999: it has 2 in use (queues 0-1)" \
+        % b.name
+    assert "cannot work" not in result.stdout
+    assert xdp_state(b).attached is None
+
+
+@pytest.mark.root
 def test_doctor_and_dump_leave_an_attached_program_alone(veth_pair):
     b = veth_pair.b
     with xdp_pass_program() as (fd, prog_id):
