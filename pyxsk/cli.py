@@ -743,8 +743,8 @@ def _where(args):
 def main(argv=None):
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    interrupts.install()
     try:
+        interrupts.install()         # inside the try: a signal right after it is handled
         return args.run(args)
     except interrupts.Interrupted as e:
         note("%s: stopped by %s after cleaning up" % (_where(args), signal.Signals(e.signum).name))
