@@ -20,11 +20,10 @@ import subprocess
 import sys
 import time
 
-from . import interrupts, link, loops, netns, scheduling
+from . import interrupts, link, loops, netns, probe, scheduling
 from .summary import socket_modes, statistics
 from .testing import temporary_veth_pair
 from .xsk import DEFAULT_RING_SIZE, Socket
-from .xsksocket import XskSocket
 
 MODES = ("rxdrop", "rx-touch", "txonly", "l2fwd")
 DEFAULT_SECONDS = 10.0
@@ -93,7 +92,8 @@ def _package_parent():
 
 class TrafficSource:
     """A child ``python3 -m pyxsk bench txonly`` sending to ``dst_mac`` from
-    ``end`` (a VethEnd) for at most ``seconds``; stopped by :meth:`stop`."""
+    ``end`` (a VethEnd) for at most ``seconds`` (None: until :meth:`stop`);
+    stopped by :meth:`stop`."""
 
     def __init__(self, end, dst_mac, seconds, size=DEFAULT_SIZE):
         env = dict(os.environ)
@@ -101,7 +101,7 @@ class TrafficSource:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (parent, env.get("PYTHONPATH")) if p)
         self.command = [sys.executable, "-m", "pyxsk", "bench", "txonly", end.name,
                         "--netns", end.netns, "--dst-mac", dst_mac, "--size", str(size),
-                        "--duration", "%g" % seconds]
+                        "--duration", "inf" if seconds is None else "%r" % seconds]
         self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env,
                                         universal_newlines=True)
@@ -146,7 +146,9 @@ class TrafficSource:
 
 def _wait_for_traffic(xsk, source):
     deadline = time.monotonic() + SOURCE_START_TIMEOUT
+    idle = loops.Idle()
     while not xsk.poll(FIRST_FRAME_POLL):
+        idle.after(0)
         problem = source.failed()
         if problem is not None:
             raise BenchError("the traffic source stopped: %s" % problem)
@@ -160,8 +162,8 @@ def _open(mode, interface, queue, xdp_mode, zerocopy, coalesce=False):
     if mode == "txonly":
         return Socket(interface, queue, rx_size=0, zerocopy=zerocopy)
     rx_size = scheduling.COALESCED_RX_SIZE if coalesce else DEFAULT_RING_SIZE
-    return XskSocket(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy, rx_size=rx_size,
-                     tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
+    return probe.xsk_with_link(interface, queue, xdp_mode=xdp_mode, zerocopy=zerocopy,
+                               rx_size=rx_size, tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
 
 
 def _setup(sock, batch, coalesce):
@@ -210,12 +212,13 @@ def _loop(mode, sock, seconds, batch, warmup, frame, progress, coalesce=False):
 def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BATCH,
         xdp_mode="auto", zerocopy=None, size=DEFAULT_SIZE, dst_mac=None, warmup=0.0,
         report=print, coalesce=False):
-    """Run benchmark ``mode`` and return a :class:`Summary`; a rate line goes
-    to ``report`` about once a second.  ``interface`` None: on a veth pair of
-    its own (see the module docstring).  txonly on an interface needs
-    ``dst_mac``: whom the frames are for.  ``coalesce`` (receiving modes):
-    receive under :func:`pyxsk.scheduling.coalesced_wakeups` with an RX ring
-    that holds a scheduler slice of frames."""
+    """Run benchmark ``mode`` for ``seconds`` (None: until interrupted) and
+    return a :class:`Summary`; a rate line goes to ``report`` about once a
+    second.  ``interface`` None: on a veth pair of its own (see the module
+    docstring).  txonly on an interface needs ``dst_mac``: whom the frames
+    are for.  ``coalesce`` (receiving modes): receive under
+    :func:`pyxsk.scheduling.coalesced_wakeups` with an RX ring that holds a
+    scheduler slice of frames."""
     if mode not in MODES:
         raise ValueError("mode must be one of %s, not %r" % (", ".join(MODES), mode))
     if coalesce and mode == "txonly":
@@ -252,8 +255,8 @@ def _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, pro
                                 coalesce) as sock:
             where, modes = "%s queue 0" % b.name, socket_modes(sock)
             report("%s on %s: %s" % (mode, where, _setup(sock, batch, coalesce)))
-            with interrupts.guarded(TrafficSource, a, b.mac, seconds + warmup + SOURCE_MARGIN,
-                                    size) as source:
+            source_seconds = None if seconds is None else seconds + warmup + SOURCE_MARGIN
+            with interrupts.guarded(TrafficSource, a, b.mac, source_seconds, size) as source:
                 report("traffic source: %s" % " ".join(source.command[1:]))
                 _wait_for_traffic(sock, source)
                 result = _loop(mode, sock, seconds, batch, warmup, None, progress, coalesce)

@@ -9,29 +9,36 @@ a file that is not a pcap, a kernel refusal -- end the command with one line
 on stderr and exit status 1 (2 for a bad command line), never a traceback.
 Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
 (program, sockets, namespaces); the exit status is then 128 + the signal
-(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.
+(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.  An interface deleted under
+a running command ends it the same way as an error: one line, status 1.
+Programs are attached through a BPF link where the kernel has them, so even
+a command killed with SIGKILL leaves none behind.
 """
 
 import argparse
 import contextlib
 import errno
+import math
 import os
+import re
 import signal
 import sys
 import time
 
 from . import (__version__, benchmark, bpf, demo, interrupts, link, netns, pcap, probe, programs,
                scheduling)
-from . import replay, summary
-from .errors import ConfigError, PcapError, SyscallError, UnsupportedPlatformError
+from . import loops, replay, summary
+from .errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
+                     UnsupportedPlatformError)
 from .testing import CleanupError, temporary_veth_pair
 from .xsk import DEFAULT_FRAME_SIZE, Socket
-from .xsksocket import XDP_MODES, XskSocket
+from .xsksocket import XDP_MODES
 
 PROG = "pyxsk"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 EXIT_BROKEN_PIPE = interrupts.EXIT_BASE + signal.SIGPIPE
 IFNAME_MAX = 15
+QUEUE_MAX = 2 ** 32 - 1        # sockaddr_xdp.sxdp_queue_id is a __u32
 DUMP_BATCH = 64
 STDOUT = "-"
 
@@ -92,45 +99,77 @@ def namespace(text):
     return text
 
 
-def _number(kind, text, low, what):
-    try:
-        value = kind(text)
-    except ValueError:
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _whole(text, low, high, what):
+    """A whole number from ``low`` to ``high`` (None: no limit), written in
+    decimal digits: int() would also take '1_000', '+5' and other scripts'
+    digits, which in a count are more likely a slip than meant."""
+    if not _DIGITS.fullmatch(text):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
-    if value < low:
+    value = int(text)
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
+    return value
+
+
+def _real(text, what):
+    """A float that is a number: float() also takes 'nan', which compares
+    false with everything and so would slip through every range check."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("%r is not %s" % (text, what)) from None
+    if math.isnan(value):
         raise argparse.ArgumentTypeError("%r is not %s" % (text, what))
     return value
 
 
 def count(text):
-    return _number(int, text, 1, "a positive number")
+    return _whole(text, 1, None, "a positive number")
 
 
 def count_or_zero(text):
-    return _number(int, text, 0, "a number >= 0")
+    return _whole(text, 0, None, "a number >= 0")
+
+
+def demo_count(text):
+    return _whole(text, 1, demo.MAX_COUNT, "a number of frames from 1 to %d (the demo "
+                  "numbers them in 4 bytes)" % demo.MAX_COUNT)
 
 
 def queue(text):
-    return _number(int, text, 0, "a queue number (0, 1, ...)")
+    return _whole(text, 0, QUEUE_MAX, "a queue number (0 to %d)" % QUEUE_MAX)
 
 
-def seconds(text):
-    value = _number(float, text, 0.0, "a number of seconds")
+def duration(text):
+    """Seconds > 0; 'inf' means no time limit and gives None."""
+    value = _real(text, "a number of seconds")
     if not value > 0:
         raise argparse.ArgumentTypeError("%r is not a positive number of seconds" % text)
+    return None if math.isinf(value) else value
+
+
+def warmup(text):
+    """Finite seconds >= 0: a warm-up that never ends would leave nothing to measure."""
+    value = _real(text, "a number of seconds")
+    if not 0 <= value < math.inf:
+        raise argparse.ArgumentTypeError("%r is not a finite number of seconds >= 0" % text)
     return value
 
 
 def rate(text):
-    value = _number(float, text, 0.0, "a rate in frames per second")
+    """Frames per second > 0; 'inf' means as fast as the ring takes them and gives None."""
+    value = _real(text, "a rate in frames per second")
     if not value > 0:
         raise argparse.ArgumentTypeError("%r is not a positive rate" % text)
-    return value
+    return None if math.isinf(value) else value
 
 
 def frame_size(text):
-    value = _number(int, text, benchmark.MIN_SIZE, "a frame size of at least %d bytes"
-                    % benchmark.MIN_SIZE)
+    value = _whole(text, benchmark.MIN_SIZE, None, "a frame size of at least %d bytes"
+                   % benchmark.MIN_SIZE)
     if value > DEFAULT_FRAME_SIZE:
         raise argparse.ArgumentTypeError("%s bytes do not fit a %d-byte UMEM chunk"
                                          % (text, DEFAULT_FRAME_SIZE))
@@ -256,7 +295,7 @@ def build_parser():
 
     p = _command(sub, "demo", cmd_demo, "frames across a veth pair of its own, every byte "
                  "checked (start here)", DEMO_HELP, "example:\n  sudo python3 -m pyxsk demo")
-    p.add_argument("--count", type=count, default=demo.DEFAULT_COUNT,
+    p.add_argument("--count", type=demo_count, default=demo.DEFAULT_COUNT,
                    help="frames to send (default %d)" % demo.DEFAULT_COUNT)
     _add_xdp_mode(p)
 
@@ -267,8 +306,8 @@ def build_parser():
     _add_netns(p)
     _add_queue(p)
     p.add_argument("-c", "--count", type=count, metavar="N", help="stop after N frames")
-    p.add_argument("-d", "--duration", type=seconds, metavar="SECONDS",
-                   help="stop after this many seconds")
+    p.add_argument("-d", "--duration", type=duration, metavar="SECONDS",
+                   help="stop after this many seconds (default, or inf: no time limit)")
     p.add_argument("-w", "--write", metavar="FILE",
                    help="write a pcap file ('-': standard output) instead of summary lines")
     p.add_argument("--filter", type=filter_text, metavar="TEXT",
@@ -288,7 +327,7 @@ def build_parser():
     p.add_argument("--loop", type=count_or_zero, default=1, metavar="N",
                    help="send the file N times (default 1; 0: until interrupted)")
     p.add_argument("--rate", type=rate, metavar="PPS", help="average frames per second "
-                   "(default: as fast as the TX ring takes them)")
+                   "(default, or inf: as fast as the TX ring takes them)")
     p.add_argument("-b", "--batch", type=count, default=replay.DEFAULT_BATCH,
                    help="frames per TX batch at a set rate (default %d)" % replay.DEFAULT_BATCH)
     _add_copy_mode(p)
@@ -301,13 +340,14 @@ def build_parser():
                    help="where to run (default: a veth pair of its own, with a traffic source)")
     _add_netns(p)
     _add_queue(p)
-    p.add_argument("-d", "--duration", type=seconds, default=benchmark.DEFAULT_SECONDS,
-                   metavar="SECONDS",
-                   help="how long to run (default %g)" % benchmark.DEFAULT_SECONDS)
+    p.add_argument("-d", "--duration", type=duration, default=benchmark.DEFAULT_SECONDS,
+                   metavar="SECONDS", help="how long to run (default %g; inf: until "
+                   "interrupted)" % benchmark.DEFAULT_SECONDS)
     p.add_argument("-b", "--batch", type=count, default=benchmark.DEFAULT_BATCH,
                    help="frames per batch (default %d)" % benchmark.DEFAULT_BATCH)
-    p.add_argument("--warmup", type=seconds, default=0.0, metavar="SECONDS",
-                   help="leave the first SECONDS out of the summary's rate")
+    p.add_argument("--warmup", type=warmup, default=0.0, metavar="SECONDS",
+                   help="leave the first SECONDS out of the summary's rate (less than "
+                        "--duration)")
     p.add_argument("--size", type=frame_size, default=benchmark.DEFAULT_SIZE,
                    help="txonly frame size in bytes (default %d)" % benchmark.DEFAULT_SIZE)
     p.add_argument("--dst-mac", type=mac_address, metavar="MAC",
@@ -413,8 +453,12 @@ class DumpSink:
 
 def capture(xsk, sink, limit=None, duration=None):
     """Receive into ``sink`` until it has ``limit`` frames or ``duration``
-    seconds have passed (None: no limit); timestamps are taken per batch."""
+    seconds have passed (None: no limit); timestamps are taken per batch.
+    Only the socket's recv() waits, so a deleted interface ends the capture
+    with its InterfaceGoneError; a recv() that keeps coming back empty at
+    once does not make the loop spin (:class:`pyxsk.loops.Idle`)."""
     deadline = None if duration is None else time.monotonic() + duration
+    idle = loops.Idle()
     while limit is None or sink.frames < limit:
         timeout = None
         if deadline is not None:
@@ -425,6 +469,7 @@ def capture(xsk, sink, limit=None, duration=None):
         with xsk.recv(want, timeout) as batch:
             if batch:
                 sink.take(batch, time.time())
+            idle.after(len(batch))
 
 
 def _refuse_attached(device, command):
@@ -442,24 +487,40 @@ def cmd_dump(args):
         _refuse_attached(_require_interface(args), "dump")
         writer = _open_output(args.write)
         try:
-            with interrupts.guarded(XskSocket, args.interface, args.queue, filter=args.filter,
-                                    xdp_mode=args.xdp_mode, zerocopy=args.zerocopy,
-                                    tx_size=0) as xsk:
+            with interrupts.guarded(probe.xsk_with_link, args.interface, args.queue,
+                                    filter=args.filter, xdp_mode=args.xdp_mode,
+                                    zerocopy=args.zerocopy, tx_size=0) as xsk:
                 note("dump: listening on %s queue %d (%s)%s" % (
                     args.interface, args.queue, summary.socket_modes(xsk),
                     ", taking only: " + str(programs.parse_filter(args.filter)) if args.filter else
                     ", taking every frame"))
-                sink = DumpSink(writer)
-                try:
-                    capture(xsk, sink, args.count, args.duration)
-                finally:
-                    note("dump: %d frames captured%s; socket statistics: %s" % (
-                        sink.frames, " to %s" % args.write if args.write else "",
-                        summary.statistics(xsk)))
+                _dump(xsk, DumpSink(writer), args)
         finally:
             if writer is not None:
                 writer.close()
     return EXIT_OK
+
+
+def _dump(xsk, sink, args):
+    """Capture, then say how many frames went where, with the socket's
+    counters -- also when interrupted.  When the interface is gone its
+    counters went with it: the count goes on the error's one line instead."""
+    try:
+        capture(xsk, sink, args.count, args.duration)
+    except InterfaceGoneError as e:
+        raise CommandError("%s; %s" % (e, _captured(sink, args))) from None
+    except BaseException:
+        _note_captured(xsk, sink, args)
+        raise
+    _note_captured(xsk, sink, args)
+
+
+def _captured(sink, args):
+    return "%d frames captured%s" % (sink.frames, " to %s" % args.write if args.write else "")
+
+
+def _note_captured(xsk, sink, args):
+    note("dump: %s; socket statistics: %s" % (_captured(sink, args), summary.statistics(xsk)))
 
 
 # -- send -----------------------------------------------------------------------------
@@ -496,20 +557,37 @@ def cmd_send(args):
                  "drop them" % (too_long, args.interface, device.mtu))
         with interrupts.guarded(Socket, args.interface, args.queue, rx_size=0,
                                 zerocopy=args.zerocopy) as sock:
-            replayer = replay.Replayer(sock, frames, args.rate, args.batch)
-            try:
-                replayer.run(args.loop)
-            finally:
-                done = replayer.finish()
-                stats = sock.statistics()
-                say("sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s"
-                    % (done.frames, done.bytes, args.read, args.interface, args.queue,
-                       done.seconds, done.frames / done.seconds if done.seconds else 0,
-                       "" if args.rate is None else " (asked %g)" % args.rate))
+            done = _replay(replay.Replayer(sock, frames, args.rate, args.batch), args)
+            stats = sock.statistics()
     if done.in_flight or stats.tx_invalid_descs:
         raise CommandError("%d frames did not complete, the kernel refused %d (tx_invalid_descs)"
                            % (done.in_flight, stats.tx_invalid_descs))
     return EXIT_OK
+
+
+def _replay(replayer, args):
+    """Run the replay and say what went -- also when stopped half-way.
+    Interrupted, it first waits (a little) for the last completions; when
+    the socket failed (an OSError: the interface is gone, the ring stayed
+    full) nothing more will complete, so it does not wait for them."""
+    try:
+        replayer.run(args.loop)
+    except OSError:
+        say(_sent_line(replayer.finish(flush=False), args))
+        raise
+    except BaseException:
+        say(_sent_line(replayer.finish(), args))
+        raise
+    done = replayer.finish()
+    say(_sent_line(done, args))
+    return done
+
+
+def _sent_line(done, args):
+    return "sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s" % (
+        done.frames, done.bytes, args.read, args.interface, args.queue, done.seconds,
+        done.frames / done.seconds if done.seconds else 0,
+        "" if args.rate is None else " (asked %g)" % args.rate)
 
 
 # -- bench ----------------------------------------------------------------------------
@@ -522,6 +600,9 @@ def cmd_bench(args):
     if args.mode == "txonly" and args.interface is not None and args.dst_mac is None:
         raise CommandError("txonly on %s needs --dst-mac: the frames' destination"
                            % args.interface)
+    if args.duration is not None and args.warmup >= args.duration:
+        raise CommandError("--warmup %g leaves nothing of --duration %g to measure"
+                           % (args.warmup, args.duration))
     with _in_netns(args):
         if args.interface is not None:
             device = _require_interface(args)
@@ -631,12 +712,15 @@ def cmd_doctor(args):
             else:
                 with _in_netns(args):
                     _require_interface(args)
+                    probing = probe.InterfaceProbe(args.interface, args.queue,
+                                                   zerocopy=args.zerocopy, attach=args.attach)
+                    missing = probing.missing_queue()
+                    if missing is not None:
+                        raise CommandError(missing)
                     say("probing %s queue %d%s" % (args.interface, args.queue,
                                                    "" if not args.netns else " in netns %s"
                                                    % args.netns))
-                    findings += probe.InterfaceProbe(args.interface, args.queue,
-                                                     zerocopy=args.zerocopy,
-                                                     attach=args.attach).run()
+                    findings += probing.run()
     for finding in findings:
         say(_finding_line(finding))
     failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
@@ -659,8 +743,8 @@ def _where(args):
 def main(argv=None):
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
-    interrupts.install()
     try:
+        interrupts.install()         # inside the try: a signal right after it is handled
         return args.run(args)
     except interrupts.Interrupted as e:
         note("%s: stopped by %s after cleaning up" % (_where(args), signal.Signals(e.signum).name))

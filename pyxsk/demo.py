@@ -18,13 +18,12 @@ import random
 import struct
 import time
 
-from . import interrupts, netns
+from . import interrupts, netns, probe
 from .errors import ConfigError
 from .link import parse_mac
 from .summary import socket_modes
 from .testing import temporary_veth_pair
 from .xsk import Socket
-from .xsksocket import XskSocket
 
 ETH_P_DEMO = 0x88B5            # IEEE 802 "local experimental" EtherType: no stack takes it
 HEADER = struct.Struct("!6s6sHI")  # dst MAC, src MAC, EtherType, sequence number
@@ -38,6 +37,7 @@ SEND_TIMEOUT = 5.0             # seconds; a healthy veth takes a window in micro
 ARRIVAL_TIMEOUT = 5.0          # seconds without a new frame before the rest count as missing
                                # (generous: a loss ends the run, so only a failing demo waits)
 DEFAULT_COUNT = 200000
+MAX_COUNT = 2 ** 32            # frames are numbered from 0 in HEADER's 4-byte field
 BITS_PER_BYTE = 8
 GIGA = 1e9
 
@@ -102,7 +102,7 @@ class Tally:
 
 def _receiver(end, xdp_mode):
     with netns.entered(end.netns):
-        return XskSocket(end.name, 0, xdp_mode=xdp_mode)
+        return probe.xsk_with_link(end.name, 0, xdp_mode=xdp_mode)
 
 
 def _sender(end):
@@ -151,6 +151,9 @@ def exchange(tx, rx, frames, count, progress=None):
 def run(count=DEFAULT_COUNT, xdp_mode="auto", sizes=(MIN_FRAME, MAX_FRAME), report=print):
     """The whole demo; returns :class:`DemoResult`.  ``report(line)`` gets
     the narrative.  Everything it creates is gone when it returns or raises."""
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:
+        raise ConfigError("count must be an int from 1 to %d (frames are numbered in 4 "
+                          "bytes), not %r" % (MAX_COUNT, count))
     frames_bytes = 0
     with interrupts.guarded(temporary_veth_pair) as pair:
         a, b = pair.a, pair.b

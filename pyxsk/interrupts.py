@@ -18,6 +18,12 @@ as ours), or in the middle of the clean-up itself.  So, once
 
 Without :func:`install` (pyxsk used as a library) nothing changes: the
 functions still nest correctly and Python's default handler stays.
+
+Before :func:`install`, while Python imports the command line, a Ctrl-C
+would raise KeyboardInterrupt from the middle of some import and print a
+traceback.  ``python3 -m pyxsk`` and the ``pyxsk`` script therefore first
+call :func:`quiet_until_installed`, so that such a Ctrl-C ends the process
+at once with status 130 and nothing printed: nothing has been created yet.
 """
 
 import contextlib
@@ -42,6 +48,7 @@ class Interrupted(KeyboardInterrupt):
 
 class _State:
     installed = False
+    previous = {}        # the handlers install() replaced, for uninstall()
     depth = 0            # how many deferred blocks we are inside
     pending = None       # a signal noted while deferred
     fired = False        # an Interrupted has been raised: ignore the rest
@@ -57,9 +64,22 @@ def _handler(signum, frame):
     raise Interrupted(signum)
 
 
+def _exit_quietly(signum, frame):
+    raise SystemExit(EXIT_BASE + signum)
+
+
+def quiet_until_installed():
+    """SIGINT ends the process with status 130 and no traceback (SystemExit
+    prints nothing) until :func:`install` takes over -- for the time the
+    command line is being imported and its arguments parsed, when there is
+    nothing to clean up.  :func:`uninstall` brings it back."""
+    signal.signal(signal.SIGINT, _exit_quietly)
+
+
 def install():
     """Route SIGINT and SIGTERM through this module (main thread only) and
     make sure neither is blocked: a parent may have started us with a mask."""
+    _State.previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
     for signum in SIGNALS:
         signal.signal(signum, _handler)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)
@@ -68,9 +88,13 @@ def install():
 
 
 def uninstall():
-    """Back to Python's defaults (for tests that call :func:`install`)."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    """Back to the handlers :func:`install` found (Python's defaults if it
+    found none it could restore)."""
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    for signum in SIGNALS:
+        previous = _State.previous.get(signum)
+        signal.signal(signum, previous if previous is not None else defaults[signum])
+    _State.previous = {}
     _State.installed = False
     _State.depth, _State.pending, _State.fired = 0, None, False
 

@@ -5,7 +5,10 @@ up to ``batch``; the other options are keywords.  It calls
 ``progress(elapsed, packets, pps)`` about once a second if given, and
 returns a :class:`Result` whose rate leaves out the first ``warmup`` seconds.
 Receivers block in poll() when their ring is empty: spinning would starve a
-kernel receive thread sharing the CPU.
+kernel receive thread sharing the CPU.  Every loop goes through the socket's
+own calls (poll, recv, discard, retransmit, forward), which end with
+:class:`pyxsk.errors.InterfaceGoneError` when the interface is deleted, and
+sleeps between rounds that keep bringing nothing (:class:`Idle`).
 """
 
 import collections
@@ -16,6 +19,40 @@ Result = collections.namedtuple("Result", "mode packets seconds pps")
 Result.__doc__ = "``packets`` in ``seconds`` (after warm-up): ``pps`` packets per second."
 
 POLL_SECONDS = 0.1      # how long a receiver blocks on an empty ring before checking the clock
+IDLE_GRACE = 0.002      # seconds of rounds that bring nothing before a loop naps between them
+IDLE_NAP = 0.001        # seconds each further empty round then sleeps
+
+
+class Idle:
+    """Keeps a loop from spinning when the socket keeps answering "nothing" at once.
+
+    Normally an empty round lasts as long as the wait it made: a receiver's
+    poll(2) blocks until frames come, txonly's completions come as fast as
+    the device sends.  But a socket can answer at once with nothing again and
+    again -- poll(2) returns at once on an fd with an error pending, and the
+    completions stop when the device stalls -- and a loop asking again at
+    once would burn the CPU that the kernel's receive or transmit work needs
+    (on a veth, often the same CPU).  So after :data:`IDLE_GRACE` seconds of
+    empty rounds, every further empty round sleeps :data:`IDLE_NAP`; a round
+    that did something ends the nap.  :meth:`after` costs one comparison
+    while the loop is busy."""
+
+    __slots__ = ("since", "_clock", "_sleep")
+
+    def __init__(self, clock=time.monotonic, sleep=time.sleep):
+        self.since = None        # when the current run of empty rounds began
+        self._clock, self._sleep = clock, sleep
+
+    def after(self, n):
+        """Call after each round with what it did (frames, packets; 0: nothing)."""
+        if n:
+            self.since = None
+            return
+        now = self._clock()
+        if self.since is None:
+            self.since = now
+        elif now - self.since >= IDLE_GRACE:
+            self._sleep(IDLE_NAP)
 
 
 class Clock:
@@ -56,11 +93,13 @@ def rxdrop(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     """Receive and drop: RX descriptors straight back to the fill ring."""
     clock = Clock("rxdrop", seconds, warmup, count, progress)
     discard, poll = xsk.discard, xsk.poll
+    idle = Idle()
     n = 0
     while clock.add(n):
         n = discard(batch)
         if n < batch:        # the ring ran dry: wait (poll checks it again first)
             poll(POLL_SECONDS)
+        idle.after(n)
     return clock.result()
 
 
@@ -69,12 +108,14 @@ def rx_touch(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     does: :meth:`Batch.field` reads them for the whole batch at once."""
     clock = Clock("rx-touch", seconds, warmup, count, progress)
     recv = xsk.recv
+    idle = Idle()
     n = total = 0
     while clock.add(n):
         frames = recv(batch, POLL_SECONDS)
         n = len(frames)
         if n:
             total += sum(frames.field(12))
+        idle.after(n)
     return clock.result()
 
 
@@ -84,9 +125,11 @@ def txonly(sock, frame, seconds, batch=256, *, warmup=0.0, count=None, progress=
     clock = Clock("txonly", seconds, warmup, count, progress)
     sock.send([frame] * sock.tx.size)
     length, retransmit = len(frame), sock.retransmit
+    idle = Idle()
     n = 0
     while clock.add(n):
         n = retransmit(length, batch)
+        idle.after(n)
     sock.flush(1.0)
     return clock.result()
 
@@ -97,9 +140,11 @@ def l2fwd(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None,
     without copying the frame."""
     clock = Clock("l2fwd", seconds, warmup, count, progress)
     recv, forward = xsk.recv, xsk.forward
+    idle = Idle()
     n = 0
     while clock.add(n):
         frames = recv(batch, POLL_SECONDS)
+        idle.after(len(frames))
         if not frames:
             n = 0
             continue

@@ -21,9 +21,11 @@ import platform
 
 from . import _libc, bpf, link, xsk
 from .asm import ALU64, JMP, R0, XDP_PASS, Program
+from .errors import SyscallError
 from .uapi import if_xdp
 from .umem import Umem
 from .xsk import MIN_TX_SKB_BUDGET, Socket, read_mmap_offsets
+from .xsksocket import XskSocket
 
 OK, NO, SKIP = "ok", "no", "skip"
 
@@ -33,6 +35,10 @@ PROBE_FRAME_SIZE = 2048
 UNALIGNED_FRAME_SIZE = 3000     # not a power of two: only unaligned mode takes it
 BIND_RETRY_SECONDS = 0.2        # a queue stays busy ~20 ms after a socket on it closed
 PROG_NAME = "pyxsk_probe"
+# BPF_LINK_CREATE for XDP refused this way means the kernel has no XDP links
+# (Linux < 5.7: no such command; 5.7-5.8: no BPF_XDP attach type): netlink then
+NO_XDP_LINK_ERRNOS = frozenset((errno.EINVAL, errno.EOPNOTSUPP))
+LINK_CREATE = "BPF_LINK_CREATE"        # in the ``call`` of the SyscallError it raises
 
 Finding = collections.namedtuple("Finding", "feature status detail fallback")
 Finding.__doc__ = """One line of ``pyxsk doctor``: ``status`` is "ok", "no" or
@@ -167,6 +173,55 @@ class InterfaceProbe:
         self.allow_attach = own or attach
         self.link = link.get_link(ifname)
         self.where = "%s queue %d" % (ifname, queue)
+
+    def missing_queue(self):
+        """Why nothing can bind to ``queue`` if the interface has no such
+        queue, in words; None when it has (or when the bind fails for another
+        reason, which the probes then report).
+
+        The kernel refuses a bind with EINVAL when the queue id is not below
+        the device's real_num_rx_queues (and real_num_tx_queues for a TX
+        ring).  Netlink reports only the queues allocated (a veth made by
+        ``ip link`` has 2, one in use), so the count comes from the binds
+        themselves: queues in use are numbered from 0, so a binary search of
+        a few copy-mode binds finds how many there are."""
+        if self._queue_binds(self.queue) is not False:
+            return None
+        count = self._queues_in_use(self.queue)
+        if not count:
+            return None                     # not even queue 0 binds: not about the queue
+        numbers = "queue 0" if count == 1 else "queues 0-%d" % (count - 1)
+        return "%s has no queue %d: it has %d in use (%s)" % (self.ifname, self.queue, count,
+                                                               numbers)
+
+    def _queue_binds(self, queue):
+        """True if a copy-mode socket binds to ``queue`` (or another socket
+        holds it: it exists), False if the kernel says there is no such
+        queue (EINVAL), None for any other refusal."""
+        try:
+            with self._socket(zerocopy=False, queue=queue):
+                return True
+        except OSError as e:
+            if e.errno == errno.EBUSY:
+                return True
+            if e.errno == errno.EINVAL:
+                return False
+            return None
+
+    def _queues_in_use(self, absent):
+        """How many queues bind, knowing that queue ``absent`` does not.  No
+        queue in use lies beyond those netlink reports allocated: that bounds
+        the search too."""
+        allocated = max(self.link.num_rx_queues, self.link.num_tx_queues)
+        low, high = 0, min(absent, allocated) if allocated else absent
+        # invariant: every queue below ``low`` binds, queue ``high`` does not
+        while low < high:
+            middle = (low + high) // 2
+            if self._queue_binds(middle):
+                low = middle + 1
+            else:
+                high = middle
+        return low
 
     SOCKET_FEATURES = ("need_wakeup", "XDP_OPTIONS", "zero-copy", "shared UMEM",
                        "multi-buffer (XDP_USE_SG)")
@@ -323,6 +378,28 @@ class InterfaceProbe:
         xdp_link.close()
         return _finding("bpf_link", OK, "BPF_LINK_CREATE attaches XDP in %s mode (Linux 5.9+)"
                         % mode)
+
+
+# -- what the commands use --------------------------------------------------------
+
+def xsk_with_link(interface, queue=0, **options):
+    """An :class:`~pyxsk.XskSocket` whose program is attached through a BPF
+    link where this kernel has them (Linux 5.9+), else through netlink.
+
+    The kernel holds a link's program on the interface only while the link's
+    fd is open, so a command killed with SIGKILL leaves nothing attached; a
+    program attached by netlink stays until someone detaches it.  An older
+    kernel refuses BPF_LINK_CREATE for XDP with EINVAL (or EOPNOTSUPP), and
+    the socket is then made again with a netlink attachment, whose own error
+    is the one raised if that fails too (it carries the kernel's extended
+    ack).  Only that refusal costs a second socket; any other error (an
+    EINVAL from bind for a queue the interface lacks...) is raised as it is."""
+    try:
+        return XskSocket(interface, queue, bpf_link=True, **options)
+    except SyscallError as e:
+        if e.errno not in NO_XDP_LINK_ERRNOS or LINK_CREATE not in e.call:
+            raise
+    return XskSocket(interface, queue, bpf_link=False, **options)
 
 
 def platform_line():

@@ -3,6 +3,7 @@ them or at a set average rate (``pyxsk send``)."""
 
 import collections
 import itertools
+import math
 import time
 
 from .errors import ConfigError
@@ -10,10 +11,13 @@ from .errors import ConfigError
 DEFAULT_BATCH = 64
 SEND_TIMEOUT = 5.0       # seconds without room on the TX ring before giving up
 FLUSH_TIMEOUT = 2.0      # seconds to wait for the last completions
+WAIT_SLICE = 0.2         # the longest sleep between two looks at the socket while pacing
+_MANY = float(2 ** 53)   # more frames due than any run sends (and still an exact float)
 
 Replayed = collections.namedtuple("Replayed", "frames bytes seconds in_flight")
 Replayed.__doc__ = """What :func:`replay` sent: ``frames`` and ``bytes`` queued
-in ``seconds``; ``in_flight`` frames had not completed when it gave up waiting."""
+in ``seconds``; ``in_flight`` frames had not completed when it gave up waiting
+(None: not known, the socket failed before the end)."""
 
 
 class Pacer:
@@ -24,12 +28,17 @@ class Pacer:
     The schedule counts from the start, not from the previous frame, so a
     late wake-up or a stall on a full ring is made up by sending the frames
     that became due meanwhile together (in batches), and the average over
-    the run stays ``rate``."""
+    the run stays ``rate``.
+
+    ``rate`` is a finite positive number: "as fast as possible" is no pacer
+    at all, and an infinite rate would make every frame due at once while
+    the arithmetic of :meth:`due` turns into NaN."""
 
     def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0:
-            raise ConfigError("rate must be a positive number of frames per second, not %r"
-                              % (rate,))
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 \
+                or not math.isfinite(rate):
+            raise ConfigError("rate must be a finite positive number of frames per second, "
+                              "not %r" % (rate,))
         self.rate = rate
         self._clock, self._sleep = clock, sleep
         self.start = clock()
@@ -45,25 +54,35 @@ class Pacer:
         now = self._clock()
         if now < self.due_at(sent):
             return 0
-        return max(1, int((now - self.start) * self.rate) + 1 - sent)
+        # min(): a huge rate times the elapsed time overflows to inf, and int(inf) raises
+        return max(1, int(min((now - self.start) * self.rate, _MANY)) + 1 - sent)
 
-    def wait(self, sent):
-        """Sleep until frame number ``sent`` is due."""
-        delay = self.due_at(sent) - self._clock()
-        if delay > 0:
-            self._sleep(delay)
+    def wait(self, sent, between=None):
+        """Sleep until frame number ``sent`` is due, in slices of at most
+        :data:`WAIT_SLICE` seconds with ``between()`` called after each one
+        that leaves time to wait (at a slow rate the socket is looked at
+        meanwhile: :meth:`Replayer` reaps completions there, which is also
+        where a deleted interface shows).  Returns at once if it is due."""
+        while True:
+            delay = self.due_at(sent) - self._clock()
+            if delay <= 0:
+                return
+            self._sleep(min(delay, WAIT_SLICE))
+            if between is not None and self.due_at(sent) > self._clock():
+                between()
 
 
 class Replayer:
     """Sends frames in order on a TX-capable socket, as fast as the ring
-    takes them or at most ``rate`` frames per second on average, and counts
-    what it sent -- also when stopped half-way (Ctrl-C on an endless loop)."""
+    takes them (``rate`` None or ``math.inf``) or at most ``rate`` frames per
+    second on average, and counts what it sent -- also when stopped half-way
+    (Ctrl-C on an endless loop)."""
 
     def __init__(self, sock, frames, rate=None, batch=DEFAULT_BATCH):
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError("batch must be a positive int, not %r" % (batch,))
         self.sock, self.frames, self.batch = sock, frames, batch
-        self.pacer = Pacer(rate) if rate is not None else None
+        self.pacer = Pacer(rate) if rate is not None and rate != math.inf else None
         self.sent = self.bytes = 0
         self.t0 = time.monotonic()
 
@@ -84,7 +103,7 @@ class Replayer:
             if pacer is not None:
                 due = pacer.due(self.sent)
                 if not due:
-                    pacer.wait(self.sent)
+                    pacer.wait(self.sent, self._look)
                     continue
                 n = min(n, due)
             chunk = frames[i:i + n]
@@ -93,9 +112,16 @@ class Replayer:
             self.sent += n
             self.bytes += sum(len(f) for f in chunk)
 
-    def finish(self):
-        """Wait (a little) for the last completions; :class:`Replayed`."""
-        in_flight = self.sock.flush(FLUSH_TIMEOUT)
+    def _look(self):
+        """Between two slices of a paced wait: reap completions without
+        waiting (the socket's flush also notices a deleted interface)."""
+        self.sock.flush(0)
+
+    def finish(self, flush=True):
+        """Wait (a little) for the last completions; :class:`Replayed`.
+        ``flush=False`` after the socket failed: nothing more will complete,
+        and ``in_flight`` is None (not known)."""
+        in_flight = self.sock.flush(FLUSH_TIMEOUT) if flush else None
         return Replayed(self.sent, self.bytes, time.monotonic() - self.t0, in_flight)
 
 
