@@ -4,7 +4,8 @@ Everything goes through ctypes into libc: the AF_XDP socket and its rings
 (:mod:`pyxsk.xsk`, :mod:`pyxsk.umem`, :mod:`pyxsk.ring`), eBPF assembly and
 bpf(2) (:mod:`pyxsk.asm`, :mod:`pyxsk.bpf`, :mod:`pyxsk.programs`) and
 rtnetlink (:mod:`pyxsk.netlink`, :mod:`pyxsk.link`).  Importing pyxsk loads
-libc and nothing else happens until you ask.
+nothing else: the names below are imported on first use (so that the
+command line can take over Ctrl-C before anything heavy is imported).
 
     with pyxsk.XskSocket("veth1", queue=0) as xsk:   # program, map, attach, rings
         for frame in xsk.recv(64, timeout=1.0):       # memoryviews into UMEM
@@ -12,15 +13,28 @@ libc and nothing else happens until you ask.
         xsk.send([frame1, frame2])
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
 __version__ = "0.1.0"
 
-from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError,  # noqa: E402
-                     LedgerError, NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
-                     UnsupportedPlatformError, VerifierError)
-from .frames import Batch  # noqa: E402
-from .umem import Umem  # noqa: E402
-from .xsk import Socket, XdpOptions, XdpStatistics  # noqa: E402
-from .xsksocket import XskSocket  # noqa: E402
+if TYPE_CHECKING:
+    from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError,
+                         LedgerError, NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
+                         UnsupportedPlatformError, VerifierError)
+    from .frames import Batch
+    from .umem import Umem
+    from .xsk import Socket, XdpOptions, XdpStatistics
+    from .xsksocket import XskSocket
+
+_WHERE = {
+    "XskSocket": "xsksocket", "Socket": "xsk", "XdpOptions": "xsk", "XdpStatistics": "xsk",
+    "Umem": "umem", "Batch": "frames",
+    "ConfigError": "errors", "AsmError": "errors", "NetlinkDecodeError": "errors",
+    "PcapError": "errors", "LedgerError": "errors", "UnsupportedPlatformError": "errors",
+    "SyscallError": "errors", "VerifierError": "errors", "NetlinkError": "errors",
+    "InterfaceGoneError": "errors", "InheritedSocketError": "errors",
+}
 
 __all__ = [
     "XskSocket", "Socket", "Umem", "Batch", "XdpStatistics", "XdpOptions",
@@ -28,3 +42,17 @@ __all__ = [
     "UnsupportedPlatformError", "SyscallError", "VerifierError", "NetlinkError",
     "InterfaceGoneError", "InheritedSocketError",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``pyxsk.XskSocket`` and the other public names, imported on first use."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    value = getattr(importlib.import_module("." + module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_WHERE))

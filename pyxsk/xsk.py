@@ -317,8 +317,9 @@ class Socket:
     @staticmethod
     def _validate(queue, umem, rx_size, tx_size, fill_size, comp_size, zerocopy,
                   need_wakeup, num_frames, frame_size, headroom, tx_budget):
-        if isinstance(queue, bool) or not isinstance(queue, int) or queue < 0:
-            raise ConfigError("queue must be an int >= 0, got %r" % (queue,))
+        if isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue <= _MASK32:
+            raise ConfigError("queue must be an int from 0 to 2**32 - 1 (sockaddr_xdp's "
+                              "u32), got %r" % (queue,))
         for what, n in (("rx_size", rx_size), ("tx_size", tx_size)):
             _check_ring_size(what, n, allow_zero=True)
         if not rx_size and not tx_size:

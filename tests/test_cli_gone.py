@@ -19,8 +19,7 @@ from test_cli import (EXIT_FAILED, RECV_TIMEOUT, Running,  # noqa: F401
 GONE_SECONDS = 3.0          # from the deletion to the command's end: the socket notices
                             # within ~1 s, then the command closes what it made
 
-pytestmark = [pytest.mark.root,
-              pytest.mark.xfail(reason="needs library InterfaceGoneError", strict=False)]
+pytestmark = pytest.mark.root
 
 
 def delete_under(run, end, command):

@@ -93,9 +93,6 @@ def test_ctrl_c_while_the_command_line_is_imported_exits_130_quietly(entry, modu
 
 
 @pytest.mark.root
-@pytest.mark.xfail(reason="needs pyxsk/__init__.py to import its submodules lazily: Python "
-                          "imports the package before pyxsk/__main__.py can catch Ctrl-C",
-                   strict=False)
 def test_ctrl_c_right_after_start_exits_130_without_a_traceback(veth_pair, tmp_path):
     """Ctrl-C at moments spread over the first 0.4 s of ``python3 -m pyxsk
     send`` (Python starting, imports, set-up, sending).  ``-S``: the site

@@ -514,3 +514,11 @@ def test_send_takes_objects_that_convert_to_bytes(kernel):
             [(60, b"\x00"), (70, b"\x02"), (80, b"\x03")]
         with pytest.raises(ConfigError, match="frame 0 is 10 bytes"):
             sock.send([_Packet(bytes(10))])
+
+
+@pytest.mark.parametrize("queue", [-1, 2 ** 32, 2 ** 40, True, 1.0])
+def test_a_queue_beyond_sockaddr_xdps_u32_is_refused(kernel, queue):
+    """ctypes would cut 2**32 to queue 0 silently and bind there."""
+    with pytest.raises(ConfigError, match="queue must be an int from 0 to 2..32 - 1"):
+        Socket(7, queue, rx_size=64, tx_size=64)
+    assert kernel.calls == []
