@@ -2,8 +2,8 @@
 
 Everything goes through ctypes into libc: the AF_XDP socket and its rings
 (:mod:`pyxsk.xsk`, :mod:`pyxsk.umem`, :mod:`pyxsk.ring`), eBPF assembly and
-bpf(2) (:mod:`pyxsk.asm`, :mod:`pyxsk.bpf`, :mod:`pyxsk.programs`) and
-rtnetlink (:mod:`pyxsk.netlink`, :mod:`pyxsk.link`).  Importing pyxsk loads
+bpf(2) (:mod:`pyxsk.bpf.asm`, :mod:`pyxsk.bpf`, :mod:`pyxsk.bpf.xdp`) and
+rtnetlink (:mod:`pyxsk.net.netlink`, :mod:`pyxsk.net.link`).  Importing pyxsk loads
 nothing else: the names below are imported on first use (so that the
 command line can take over Ctrl-C before anything heavy is imported).
 
@@ -13,14 +13,13 @@ command line can take over Ctrl-C before anything heavy is imported).
         xsk.send([frame1, frame2])
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any, List
-
 __version__ = "0.1.0"
 
+TYPE_CHECKING = False        # mypy takes it as True; typing is not imported at run time
+
 if TYPE_CHECKING:
-    from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError,
-                         LedgerError, NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
+    from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError, LedgerError,
+                         NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
                          UnsupportedPlatformError, VerifierError)
     from .frames import Batch
     from .umem import Umem
@@ -44,15 +43,16 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     """``pyxsk.XskSocket`` and the other public names, imported on first use."""
     module = _WHERE.get(name)
     if module is None:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    import importlib
     value = getattr(importlib.import_module("." + module, __name__), name)
     globals()[name] = value
     return value
 
 
-def __dir__() -> List[str]:
+def __dir__() -> "list[str]":
     return sorted(set(globals()) | set(_WHERE))

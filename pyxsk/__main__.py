@@ -1,20 +1,26 @@
 """``python3 -m pyxsk`` and the ``pyxsk`` script: the command line of :mod:`pyxsk.cli`.
 
 A Ctrl-C while Python is still importing the command line ends it quietly
-with status 130 (:func:`pyxsk.interrupts.quiet_until_installed`): the handler
-goes in before :mod:`pyxsk.cli` and everything it imports.  (Python imports
-the ``pyxsk`` package itself before this module runs.)
+with status 130: the handler goes in here, before :mod:`pyxsk.cli` and
+everything it imports, and :func:`pyxsk.cli.interrupts.install` takes over
+once the command runs.  (Python imports the ``pyxsk`` package itself before
+this module runs; it imports nothing until a name is used.)
 """
 
+import signal
 import sys
 
-from . import interrupts
+EXIT_BASE = 128          # a shell's status for death by signal N is 128 + N
 
 
-def run():
+def _exit_quietly(signum: int, frame: object) -> None:
+    raise SystemExit(EXIT_BASE + signum)       # SystemExit prints nothing
+
+
+def run() -> int:
     """The entry point: quiet Ctrl-C first, then import and run the command line."""
-    interrupts.quiet_until_installed()
-    from .cli import main
+    signal.signal(signal.SIGINT, _exit_quietly)
+    from .cli.commands import main
     return main()
 
 

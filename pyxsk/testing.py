@@ -34,8 +34,8 @@ import sys
 import time
 from typing import NamedTuple, Optional
 
-from . import link as _link
-from . import netns as _netns
+from .net import link as _link
+from .net import netns as _netns
 from .uapi import if_ as _if
 
 __all__ = [

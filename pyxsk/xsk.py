@@ -22,7 +22,8 @@ import warnings
 import weakref
 from array import array
 
-from . import _libc, link
+from . import _libc
+from .net import link
 from .errors import ConfigError, InheritedSocketError, InterfaceGoneError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,

@@ -17,9 +17,11 @@ program someone attached since stays).
 import errno
 import os
 
-from . import bpf, link, programs
-from . import netns as _netns
-from .asm import Program
+from . import bpf
+from .net import link
+from .bpf import xdp
+from .net import netns as _netns
+from .bpf.asm import Program
 from .errors import ConfigError
 from .uapi import bpf as _bpf_uapi
 from .xsk import Socket, resolve_ifindex
@@ -110,11 +112,11 @@ class XskSocket(Socket):
     """An AF_XDP socket on ``queue`` of ``interface`` that receives.
 
     ``program``: None for the redirect-all program (frames of queues without
-    a socket go to the kernel: XDP_PASS); an :class:`pyxsk.asm.Program` to
+    a socket go to the kernel: XDP_PASS); an :class:`pyxsk.bpf.asm.Program` to
     load (it must redirect into ``xskmap``, which you then pass); or a loaded
     :class:`pyxsk.bpf.Prog` or program fd, used as it is.  ``filter``: only
     matching frames are redirected, the others reach the kernel stack (text
-    such as ``"udp dst port 9"``, or a :class:`pyxsk.programs.Filter`).
+    such as ``"udp dst port 9"``, or a :class:`pyxsk.bpf.xdp.Filter`).
     ``xdp_mode``: "auto" (native, else generic -- ``xdp_mode`` then says which
     one it got), "drv" or "skb".  ``bpf_link=True`` attaches through a BPF
     link, which the kernel removes if the process dies.  ``counters=True``
@@ -157,7 +159,7 @@ class XskSocket(Socket):
         counter_map = prog = None
         netns_fd = _netns.open_fd(_SELF_NETNS)
         try:
-            counter_map = programs.ActionCounters(name="pyxsk_actions") if counters else None
+            counter_map = xdp.ActionCounters(name="pyxsk_actions") if counters else None
             prog, own_prog = _load_program(program, filter, xskmap, counter_map)
         except BaseException:
             for obj in (counter_map, xskmap if own_map else None):
@@ -251,7 +253,7 @@ def _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, sock
     if isinstance(program, (bpf.Prog, int)) and counters:
         raise ConfigError("counters=True needs pyxsk to build the program")
     if filter is not None:
-        programs.parse_filter(filter) if isinstance(filter, str) else programs.Filter(*filter)
+        xdp.parse_filter(filter) if isinstance(filter, str) else xdp.Filter(*filter)
 
 
 def _load_program(program, filter, xskmap, counters):
@@ -261,6 +263,6 @@ def _load_program(program, filter, xskmap, counters):
     if isinstance(program, int):     # the caller keeps its fd; the hook holds a duplicate
         return bpf.Prog(os.dup(program), _bpf_uapi.BPF_PROG_TYPE_XDP), True
     if program is None:
-        program = (programs.redirect_all(xskmap, counters) if filter is None else
-                   programs.redirect_matching(xskmap, filter, counters))
+        program = (xdp.redirect_all(xskmap, counters) if filter is None else
+                   xdp.redirect_matching(xskmap, filter, counters))
     return bpf.load(program, name="pyxsk_xsk"), True

@@ -1,4 +1,4 @@
-"""Golden encodings: every instruction form pyxsk.asm builds, with its bytes,
+"""Golden encodings: every instruction form pyxsk.bpf.asm builds, with its bytes,
 the kernel verifier's text for it, and, where LLVM 14's BPF target knows the
 form, the line llvm-mc assembles to the same bytes (``asm``) and the line
 ``llvm-mc --disassemble`` prints for them (``dis``; None: same as ``asm``).
@@ -8,7 +8,7 @@ The bytes were written from the instruction set documentation
 
 import collections
 
-from pyxsk.asm import (ALU, ALU64, ATOMIC, JMP, JMP32, LD, LDX, R0, R1, R2, R10, ST, STX)
+from pyxsk.bpf.asm import ALU, ALU64, ATOMIC, JMP, JMP32, LD, LDX, R0, R1, R2, R10, ST, STX
 
 Golden = collections.namedtuple("Golden", "insn hex kernel asm dis")
 NO_LLVM = None

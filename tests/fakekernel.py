@@ -17,7 +17,8 @@ import collections
 import ctypes
 import errno
 
-from pyxsk import _libc, link
+from pyxsk import _libc
+from pyxsk.net import link
 from pyxsk.errors import syscall_error
 from pyxsk.uapi import if_xdp
 

@@ -1,5 +1,5 @@
 """Crafted frames for the XDP program tests, built with struct from the RFC
-header layouts (independent of pyxsk.programs' offsets)."""
+header layouts (independent of pyxsk.bpf.xdp' offsets)."""
 
 import ipaddress
 import struct

@@ -4,7 +4,7 @@ a loaded program's fd (attaching, detaching, replacing)."""
 import contextlib
 
 from pyxsk import bpf
-from pyxsk.asm import ALU64, JMP, R0, XDP_PASS, Program
+from pyxsk.bpf.asm import ALU64, JMP, R0, XDP_PASS, Program
 
 
 @contextlib.contextmanager

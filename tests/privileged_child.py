@@ -54,7 +54,7 @@ def receive_frames(xsk, count):
 
 
 def receive(pyxsk, iface, count):
-    from pyxsk import link
+    from pyxsk.net import link
     for use_bpf_link in (False, True):
         path = "bpf_link" if use_bpf_link else "netlink"
         with pyxsk.XskSocket(iface, bpf_link=use_bpf_link) as xsk:
@@ -66,7 +66,8 @@ def receive(pyxsk, iface, count):
 
 def attempt(pyxsk, iface, what):
     """Run one ATTEMPT; the refusal is the expected outcome."""
-    from pyxsk import _libc, link, netns
+    from pyxsk import _libc
+    from pyxsk.net import link, netns
     name, _, arg = what.partition("=")
     if name == "xsk":
         pyxsk.XskSocket(iface).close()

@@ -1,4 +1,4 @@
-"""pyxsk.asm: golden bytes for every instruction form, checked three ways —
+"""pyxsk.bpf.asm: golden bytes for every instruction form, checked three ways —
 against the table, against LLVM's encoder/decoder (llvm-mc), and against the
 running kernel (its verifier lists our instructions in its own words, and
 BPF_PROG_TEST_RUN executes them)."""
@@ -12,8 +12,9 @@ import pytest
 
 from asm_golden import GOLDEN
 from pyxsk import _libc, bpf
-from pyxsk.asm import (ALU, ALU64, ATOMIC, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R9, R10, ST, STX,
-                       XDP_MD_RX_QUEUE_INDEX, Instruction, Program, Register, decode, label)
+from pyxsk.bpf.asm import (ALU, ALU64, ATOMIC, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R9, R10, ST,
+                           STX, XDP_MD_RX_QUEUE_INDEX, Instruction, Program, Register, decode,
+                           label)
 from pyxsk.errors import AsmError, VerifierError
 from pyxsk.uapi import bpf as k
 

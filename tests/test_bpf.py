@@ -10,8 +10,11 @@ import subprocess
 import pytest
 
 from minimal_prog import xdp_pass_program
-from pyxsk import _libc, bpf, capabilities, netns, programs
-from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
+from pyxsk import _libc, bpf, capabilities
+from pyxsk.bpf import maps as bpf_maps, programs as bpf_programs, syscall as bpf_syscall
+from pyxsk.net import netns
+from pyxsk.bpf import xdp
+from pyxsk.bpf.asm import ALU64, JMP, LD, LDX, R0, R1, R2, XDP_MD_DATA, XDP_MD_DATA_END, Program
 from pyxsk.errors import AsmError, ConfigError, SyscallError, VerifierError
 from pyxsk.testing import unique_name
 from pyxsk.uapi import bpf as k
@@ -175,7 +178,7 @@ def test_xskmap_rejects_other_fds_clearly():
 def test_redirect_uses_the_socket_in_the_queue_slot():
     fd = xsk_socket()
     try:
-        with bpf.XskMap(max_entries=1) as xskmap, bpf.load(programs.redirect_all(xskmap)) as prog:
+        with bpf.XskMap(max_entries=1) as xskmap, bpf.load(xdp.redirect_all(xskmap)) as prog:
             assert prog.test_run(bytes(64)).action == bpf.XdpAction.PASS      # empty slot
             xskmap[0] = fd
             assert prog.test_run(bytes(64)).action == bpf.XdpAction.REDIRECT
@@ -190,7 +193,7 @@ def test_redirect_uses_the_socket_in_the_queue_slot():
 def test_no_fd_or_mapping_leak_over_many_cycles(no_leaks):
     for _ in range(CYCLES):
         with bpf.XskMap(max_entries=1) as xskmap:
-            with bpf.load(programs.redirect_all(xskmap)) as prog:
+            with bpf.load(xdp.redirect_all(xskmap)) as prog:
                 assert prog.id > 0
         arr = bpf.ArrayMap(max_entries=1)
         arr[0] = 1
@@ -243,7 +246,7 @@ def test_verifier_rejects_unchecked_packet_access():
 
 def test_log_grows_on_enospc(monkeypatch):
     """With a tiny first buffer the kernel answers ENOSPC; the whole log still arrives."""
-    monkeypatch.setattr(bpf, "LOG_START_SIZE", 32)
+    monkeypatch.setattr(bpf_programs, "LOG_START_SIZE", 32)
     long_prog = [ALU64.MOV.imm(R2, i) for i in range(200)] + [JMP.EXIT()]
     with pytest.raises(VerifierError) as e:
         bpf.load(long_prog, log_level=k.BPF_LOG_LEVEL2)
@@ -277,8 +280,8 @@ def old_kernel(monkeypatch):
              "hard_cap": False, "eperm": 0}
     real = _libc.raw_bpf
     for attr in ("tried", "before", "after", "error"):
-        monkeypatch.setattr(bpf._Memlock, attr, getattr(bpf._Memlock, attr))
-    bpf._Memlock.tried, bpf._Memlock.before, bpf._Memlock.after = False, None, None
+        monkeypatch.setattr(bpf_syscall._Memlock, attr, getattr(bpf_syscall._Memlock, attr))
+    bpf_syscall._Memlock.tried, bpf_syscall._Memlock.before, bpf_syscall._Memlock.after = False, None, None
 
     def raw_bpf(cmd, attr, size=None):
         if cmd in (k.BPF_MAP_CREATE, k.BPF_PROG_LOAD) and state["limit"][0] < state["need"]:
@@ -480,7 +483,7 @@ def test_possible_cpus_reads_ranges_and_lists(tmp_path, monkeypatch):
     path = tmp_path / "possible"
     for text, count in (("0\n", 1), ("0-1\n", 2), ("0,2-3,8-15\n", 11)):
         path.write_text(text)
-        monkeypatch.setattr(bpf, "_POSSIBLE_CPUS", str(path))
+        monkeypatch.setattr(bpf_maps, "_POSSIBLE_CPUS", str(path))
         assert bpf.possible_cpus() == count
 
 

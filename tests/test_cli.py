@@ -20,7 +20,10 @@ import pytest
 
 import frames as F
 from minimal_prog import xdp_pass_program
-from pyxsk import benchmark, bpf, demo, interrupts, link, netns, pcap, replay, summary
+from pyxsk.cli import benchmark, demo, interrupts, replay, summary
+from pyxsk import bpf
+from pyxsk.net import link, netns
+from pyxsk.capture import pcap
 from pyxsk.errors import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyxsk import link
+from pyxsk.net import link
 # nothing_left_behind: test_cli's autouse fixture (commands ended, no namespace left)
 from test_cli import (EXIT_FAILED, RECV_TIMEOUT, Running,  # noqa: F401
                       nothing_left_behind, numbered_frames, packet_socket, write_pcap)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from pyxsk import benchmark, cli, demo, loops, replay
+from pyxsk.cli import benchmark, commands, demo, loops, replay
 from pyxsk.errors import ConfigError, InterfaceGoneError, syscall_error
 # nothing_left_behind: test_cli's autouse fixture (commands ended, no namespace left)
 from test_cli import (ETH_P_TEST, EXIT_USAGE, FakeBatch, FakeClock, FakeTxSocket,  # noqa: F401
@@ -26,7 +26,7 @@ SPIN_CALLS = 20000          # far more than a napping loop makes in that time, f
 def usage_error(capsys, args):
     """The one line argparse prints for ``args`` (exit status 2)."""
     with pytest.raises(SystemExit) as info:
-        cli.build_parser().parse_args(args)
+        commands.build_parser().parse_args(args)
     assert info.value.code == EXIT_USAGE
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1, lines
@@ -34,7 +34,7 @@ def usage_error(capsys, args):
 
 
 def parsed(args):
-    return cli.build_parser().parse_args(args)
+    return commands.build_parser().parse_args(args)
 
 
 # -- counts --------------------------------------------------------------------
@@ -69,8 +69,8 @@ def test_loop_takes_zero_and_whole_numbers_only(capsys, value):
 def test_queues_are_u32(capsys, command):
     """sockaddr_xdp's queue id is a __u32: a bigger number must not reach
     ctypes, which would cut it to the low 32 bits (queue 2**32 -> queue 0)."""
-    assert parsed(command + ["-q", str(cli.QUEUE_MAX)]).queue == cli.QUEUE_MAX
-    for value in [str(cli.QUEUE_MAX + 1), "-1", "1.0", ""]:
+    assert parsed(command + ["-q", str(commands.QUEUE_MAX)]).queue == commands.QUEUE_MAX
+    for value in [str(commands.QUEUE_MAX + 1), "-1", "1.0", ""]:
         assert "is not a queue number (0 to 4294967295)" in \
             usage_error(capsys, command + ["-q", value])
 
@@ -255,8 +255,8 @@ def test_bench_loops_do_not_spin_on_a_socket_that_brings_nothing(mode):
 
 def test_dump_does_not_spin_on_a_socket_that_brings_nothing():
     sock = EmptyAtOnce()
-    sink = cli.DumpSink()
-    cli.capture(sock, sink, duration=SPIN_SECONDS)
+    sink = commands.DumpSink()
+    commands.capture(sock, sink, duration=SPIN_SECONDS)
     assert 0 < sock.calls < SPIN_CALLS and sink.frames == 0
 
 

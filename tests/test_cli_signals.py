@@ -79,7 +79,7 @@ else:
 """
 
 
-@pytest.mark.parametrize("module", ["pyxsk.cli", "pyxsk.benchmark"])
+@pytest.mark.parametrize("module", ["pyxsk.cli", "pyxsk.cli.benchmark"])
 @pytest.mark.parametrize("entry", ["python -m pyxsk", "pyxsk script"])
 def test_ctrl_c_while_the_command_line_is_imported_exits_130_quietly(entry, module):
     """The SIGINT lands exactly when ``module`` starts being imported (an

@@ -1,11 +1,11 @@
-"""pyxsk.disasm: bytes -> the verifier's notation; decode/assemble round trips.
+"""pyxsk.bpf.disasm: bytes -> the verifier's notation; decode/assemble round trips.
 (The kernel's own listing of the same instructions is compared in test_asm.)"""
 
 import pytest
 
 from asm_golden import GOLDEN
-from pyxsk import disasm
-from pyxsk.asm import ALU64, JMP, LD, LDX, R0, R1, R2, R3, R5, Program, decode, label
+from pyxsk.bpf import disasm
+from pyxsk.bpf.asm import ALU64, JMP, LD, LDX, R0, R1, R2, R3, R5, Program, decode, label
 from pyxsk.errors import AsmError
 
 

@@ -15,7 +15,8 @@ import pytest
 
 from minimal_prog import xdp_pass_program
 from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
-from pyxsk import ConfigError, XskSocket, aio, link, netns, scheduling
+from pyxsk import ConfigError, XskSocket, aio, scheduling
+from pyxsk.net import link, netns
 from pyxsk.umem import Umem
 from pyxsk.xsk import Socket
 
@@ -272,7 +273,7 @@ def test_close_under_load_reclaims_every_chunk(make_veth_pair):
 _BLASTER = r"""
 import signal, struct, sys, time
 sys.path.insert(0, %r)
-from pyxsk import netns
+from pyxsk.net import netns
 from pyxsk.xsk import Socket
 ns, dev, src, dst, queues = sys.argv[1:6]
 mac = lambda m: bytes(int(x, 16) for x in m.split(":"))

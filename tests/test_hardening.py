@@ -19,7 +19,8 @@ import pytest
 
 from fakekernel import FakeKernel, deliver_rx, take_fill, take_tx
 from traffic import Capture, inject, is_test_frame, make_frames, mac_bytes, receive
-from pyxsk import aio, link, netns, xsk as xsk_module
+from pyxsk import aio, xsk as xsk_module
+from pyxsk.net import link, netns
 from pyxsk.errors import ConfigError, InheritedSocketError, InterfaceGoneError
 from pyxsk.umem import Umem
 from pyxsk.xsk import Socket, check_count, check_timeout
@@ -298,7 +299,7 @@ def test_lengths_against_the_real_mtu(veth_pair):
 _UNCLOSED = r"""
 import sys
 sys.path.insert(0, %r)
-from pyxsk import netns
+from pyxsk.net import netns
 from pyxsk.xsksocket import XskSocket
 with netns.entered(sys.argv[1]):
     xsk = XskSocket(sys.argv[2], 0, xdp_mode="skb")

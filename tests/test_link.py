@@ -15,7 +15,8 @@ import time
 import pytest
 
 from minimal_prog import xdp_pass_program
-from pyxsk import _libc, link, netlink, netns
+from pyxsk import _libc
+from pyxsk.net import link, netlink, netns
 from pyxsk.errors import ConfigError, NetlinkError
 from pyxsk.testing import unique_name
 from pyxsk.uapi import if_ as iff

@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from pyxsk import link, netlink, netns
+from pyxsk.net import link, netlink, netns
 from pyxsk.errors import ConfigError, NetlinkDecodeError, NetlinkError
 from pyxsk.uapi import if_link as ifla
 from pyxsk.uapi import netlink as unl

@@ -6,7 +6,7 @@ least a header, so it cannot spin).  Seeded: the same inputs on every run.
 import random
 import struct
 
-from pyxsk import link, netlink
+from pyxsk.net import link, netlink
 from pyxsk.errors import NetlinkDecodeError
 from pyxsk.uapi import if_link as ifla
 from pyxsk.uapi import netlink as unl

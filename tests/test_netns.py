@@ -6,7 +6,8 @@ import subprocess
 
 import pytest
 
-from pyxsk import _libc, netns
+from pyxsk import _libc
+from pyxsk.net import netns
 from pyxsk.testing import unique_name
 
 SELF = "/proc/thread-self/ns/net"

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from pyxsk import pcap
+from pyxsk.capture import pcap
 from pyxsk.errors import PcapError
 
 FRAMES = [bytes([i]) * (60 + 37 * i) for i in range(20)]

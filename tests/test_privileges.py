@@ -25,7 +25,8 @@ import pytest
 from kabi import gcc_layout
 from minimal_prog import xdp_pass_program
 from traffic import inject, make_frames
-from pyxsk import capabilities, link, netns
+from pyxsk import capabilities
+from pyxsk.net import link, netns
 from pyxsk.testing import unique_name
 from pyxsk.uapi import capability
 

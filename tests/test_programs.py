@@ -1,4 +1,4 @@
-"""pyxsk.programs: every ready program loads into the kernel and, under
+"""pyxsk.bpf.xdp: every ready program loads into the kernel and, under
 BPF_PROG_TEST_RUN, redirects what matches and passes the rest — VLAN-tagged,
 IPv6, fragments, IP options, and frames truncated at every length 0..64."""
 
@@ -7,10 +7,12 @@ import itertools
 import pytest
 
 import frames as F
-from pyxsk import _libc, bpf, programs
-from pyxsk.asm import Program
+from pyxsk import _libc, bpf
+from pyxsk.bpf import programs as bpf_programs
+from pyxsk.bpf import xdp
+from pyxsk.bpf.asm import Program
 from pyxsk.errors import ConfigError
-from pyxsk.programs import Filter, parse_filter
+from pyxsk.bpf.xdp import Filter, parse_filter
 from pyxsk.uapi import if_xdp
 
 PASS, REDIRECT = bpf.XdpAction.PASS, bpf.XdpAction.REDIRECT
@@ -42,8 +44,8 @@ def run(prog, frame, linear_size=None):
 
 @pytest.mark.root
 def test_redirect_all_falls_back_to_pass(xsk_fd):
-    with bpf.XskMap(max_entries=1) as m, programs.ActionCounters() as counters, \
-            bpf.load(programs.redirect_all(m, counters), name="pyxsk_all") as prog:
+    with bpf.XskMap(max_entries=1) as m, xdp.ActionCounters() as counters, \
+            bpf.load(xdp.redirect_all(m, counters), name="pyxsk_all") as prog:
         assert run(prog, F.arp()) == PASS           # no socket in the slot
         m[0] = xsk_fd
         assert run(prog, F.arp()) == REDIRECT
@@ -53,7 +55,7 @@ def test_redirect_all_falls_back_to_pass(xsk_fd):
 
 
 def test_redirect_all_reads_the_queue_and_passes_on_empty_slot():
-    prog = str(programs.redirect_all(1))
+    prog = str(xdp.redirect_all(1))
     assert "r2 = *(u32 *)(r1 +16)" in prog          # ctx->rx_queue_index
     assert "r3 = 2" in prog                          # XDP_PASS as the fallback action
     assert "call bpf_redirect_map#51" in prog
@@ -120,7 +122,7 @@ CASES = [
 @pytest.mark.parametrize("text,frame,expected", CASES,
                          ids=["%s:%d" % (c[0], i) for i, c in enumerate(CASES)])
 def test_redirect_matching(xskmap, text, frame, expected):
-    with bpf.load(programs.redirect_matching(xskmap, text), name="pyxsk_match") as prog:
+    with bpf.load(xdp.redirect_matching(xskmap, text), name="pyxsk_match") as prog:
         assert run(prog, frame) == expected
 
 
@@ -147,13 +149,13 @@ TRUNCATION = [
 @pytest.mark.root
 @pytest.mark.parametrize("text,frame,needed", TRUNCATION, ids=[t[0] for t in TRUNCATION])
 def test_truncated_frames_pass_at_every_length(xskmap, text, frame, needed):
-    with bpf.load(programs.redirect_matching(xskmap, text)) as prog:
+    with bpf.load(xdp.redirect_matching(xskmap, text)) as prog:
         assert run(prog, frame) == REDIRECT
         for length in range(MAX_TRUNCATION + 1):
             expected = REDIRECT if length >= needed else PASS
             # the program sees only `length` bytes: the rest sits in a fragment
             assert run(prog, frame, linear_size=length) == expected, length
-            if length >= bpf.ETH_HLEN:       # and a frame really cut short
+            if length >= bpf_programs.ETH_HLEN:       # and a frame really cut short
                 assert run(prog, frame[:length]) == expected, length
 
 
@@ -161,8 +163,8 @@ def test_truncated_frames_pass_at_every_length(xskmap, text, frame, needed):
 
 @pytest.mark.root
 def test_counters_count_each_action(xskmap):
-    with programs.ActionCounters(name="pyxsk_counts") as counters, \
-            bpf.load(programs.redirect_matching(xskmap, "udp dst port 9", counters=counters)) as prog:
+    with xdp.ActionCounters(name="pyxsk_counts") as counters, \
+            bpf.load(xdp.redirect_matching(xskmap, "udp dst port 9", counters=counters)) as prog:
         for _ in range(3):
             run(prog, F.udp4(9))
         for _ in range(5):
@@ -193,11 +195,11 @@ COMBINATIONS = list(_combinations())
 def test_every_filter_combination_passes_the_verifier(xskmap):
     assert len(COMBINATIONS) > 200
     for f in COMBINATIONS:
-        with bpf.load(programs.redirect_matching(xskmap, f)) as prog:
+        with bpf.load(xdp.redirect_matching(xskmap, f)) as prog:
             assert run(prog, F.arp()) in (PASS, REDIRECT), f
-    with programs.ActionCounters() as counters:
+    with xdp.ActionCounters() as counters:
         for f in COMBINATIONS[::17]:
-            bpf.load(programs.redirect_matching(xskmap, f, counters)).close()
+            bpf.load(xdp.redirect_matching(xskmap, f, counters)).close()
 
 
 # -- the filter language --------------------------------------------------------------------
@@ -243,14 +245,14 @@ def test_bad_filters_raise_config_error(text, match):
 
 
 def test_filter_keywords_and_text_build_the_same_program():
-    a = programs.redirect_matching(3, "vlan 10 and udp dst port 9")
-    b = programs.redirect_matching(3, vlan=10, proto="udp", dst_port=9)
-    c = programs.redirect_matching(3, Filter(vlan=10, proto=17, dst_port=9))
+    a = xdp.redirect_matching(3, "vlan 10 and udp dst port 9")
+    b = xdp.redirect_matching(3, vlan=10, proto="udp", dst_port=9)
+    c = xdp.redirect_matching(3, Filter(vlan=10, proto=17, dst_port=9))
     assert a.assemble() == b.assemble() == c.assemble()
     assert isinstance(a, Program)
     with pytest.raises(ConfigError, match="not both"):
-        programs.redirect_matching(3, "udp", dst_port=9)
+        xdp.redirect_matching(3, "udp", dst_port=9)
     with pytest.raises(TypeError):
-        programs.redirect_matching(3, 42)
+        xdp.redirect_matching(3, 42)
     with pytest.raises(ConfigError, match="unknown IP protocol"):
         Filter(proto="gre")

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from pyxsk import link, netns
+from pyxsk.net import link, netns
 
 
 PORT = 40404
@@ -166,7 +166,7 @@ def test_unique_names_fit_an_interface_name(testing):
 
 def test_the_package_imports_without_pytest():
     code = ("import sys; sys.modules['pytest'] = None\n"
-            "import pyxsk.testing, pyxsk.link, pyxsk.netlink\n"
+            "import pyxsk.testing, pyxsk.net.link, pyxsk.net.netlink\n"
             "assert 'pytest' not in {m for m in sys.modules if sys.modules[m] is not None}\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=str(__import__("pathlib").Path(__file__).resolve().parents[1]))

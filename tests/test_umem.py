@@ -377,7 +377,7 @@ def test_field_reads_one_header_field_of_every_frame(kernel, headroom):
 
 
 def test_swap_mac_addresses_of_a_whole_batch(kernel, umem):
-    from pyxsk.loops import swap_mac_addresses
+    from pyxsk.cli.loops import swap_mac_addresses
     frames = [bytes([i] * 6) + bytes([100 + i] * 6) + b"\x88\xb5" + bytes([i]) * (46 + i)
               for i in range(9)]
     with open_socket(umem) as sock:

@@ -17,7 +17,7 @@ import pytest
 
 from conftest import is_mapped, mapping_count, open_fds, socket_mappings
 from traffic import Capture, make_frames
-from pyxsk import netns
+from pyxsk.net import netns
 from pyxsk.umem import Umem
 from pyxsk.uapi import if_xdp
 from pyxsk import xsk
@@ -194,7 +194,7 @@ def test_constants_newer_than_the_installed_headers(veth_pair):
 def test_memlock_limit_without_cap_ipc_lock_says_why(veth_pair):
     """Without CAP_IPC_LOCK the UMEM counts against RLIMIT_MEMLOCK: ENOBUFS."""
     code = ("import sys; sys.path.insert(0, %r)\n"
-            "from pyxsk import _libc, netns\n"
+            "from pyxsk import _libc; from pyxsk.net import netns\n"
             "from pyxsk.xsk import Socket\n"
             "_libc.setrlimit(_libc.RLIMIT_MEMLOCK, 65536, 65536)\n"
             "with netns.entered(%r):\n"

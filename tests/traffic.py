@@ -8,7 +8,7 @@ import struct
 import threading
 import time
 
-from pyxsk import netns
+from pyxsk.net import netns
 
 ETH_P_TEST = 0x88B5          # IEEE 802 local experimental ethertype
 SO_RCVBUFFORCE = 33

@@ -48,7 +48,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, REPO)
 
-from pyxsk import benchmark, loops  # noqa: E402  (the checkout's pyxsk, not an installed one)
+from pyxsk.cli import benchmark, loops  # noqa: E402  (the checkout's pyxsk, not an installed one)
 
 NS_A, NS_B, DEV_A, DEV_B = "pxb-a", "pxb-b", "pxb0", "pxb1"
 MAC_A, MAC_B = "02:70:78:00:00:01", "02:70:78:00:00:02"
@@ -125,7 +125,7 @@ def build_xskbench():
 
 def _tx_budget(args):
     """A batch per kick (XDP_MAX_TX_SKB_BUDGET) where the kernel has it."""
-    from pyxsk import probe
+    from pyxsk.cli import probe
     if probe.tx_skb_budget().status == probe.OK:
         return min(args.batch, PLAIN_RING)
     return None

@@ -3,7 +3,7 @@
 Programs are lists of instructions built the way cilium/ebpf's ``asm``
 package builds them, in Python spelling::
 
-    from pyxsk.asm import *
+    from pyxsk.bpf.asm import *
 
     prog = Program([
         ALU64.MOV.imm(R0, XDP_PASS),
@@ -34,14 +34,14 @@ added or the program assembled, and name the instruction's index.  Nothing
 wrong reaches the kernel from here.
 
 ``str(instruction)`` and ``str(program)`` use the verifier's notation
-(:mod:`pyxsk.disasm`); :func:`decode` turns bytes back into a program.
+(:mod:`pyxsk.bpf.disasm`); :func:`decode` turns bytes back into a program.
 """
 
 import ctypes
 
 from . import disasm
-from .errors import AsmError
-from .uapi import bpf as k
+from ..errors import AsmError
+from ..uapi import bpf as k
 
 __all__ = [
     "Register", "R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "R10",

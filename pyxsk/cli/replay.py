@@ -6,7 +6,7 @@ import itertools
 import math
 import time
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 DEFAULT_BATCH = 64
 SEND_TIMEOUT = 5.0       # seconds without room on the TX ring before giving up

@@ -6,7 +6,7 @@ mixed sizes from end A with a TX-only :class:`pyxsk.Socket`, receives them
 on end B with a :class:`pyxsk.XskSocket` (which loads and attaches the
 redirect program), compares every received frame with the one sent, and
 removes the sockets, the program, the veth pair and the namespaces -- also
-when interrupted (see :mod:`pyxsk.interrupts`).
+when interrupted (see :mod:`pyxsk.cli.interrupts`).
 
 Frames go in windows of at most :data:`WINDOW` in flight: a veth receiving
 with native XDP queues frames on a 256-entry ring and drops what does not
@@ -18,12 +18,13 @@ import random
 import struct
 import time
 
-from . import interrupts, netns, probe
-from .errors import ConfigError
-from .link import parse_mac
+from . import interrupts, probe
+from ..net import netns
+from ..errors import ConfigError
+from ..net.link import parse_mac
 from .summary import socket_modes
-from .testing import temporary_veth_pair
-from .xsk import Socket
+from ..testing import temporary_veth_pair
+from ..xsk import Socket
 
 ETH_P_DEMO = 0x88B5            # IEEE 802 "local experimental" EtherType: no stack takes it
 HEADER = struct.Struct("!6s6sHI")  # dst MAC, src MAC, EtherType, sequence number

@@ -29,14 +29,14 @@ import time
 import warnings
 from typing import NamedTuple
 
-from . import _libc, capabilities
+from .. import _libc, capabilities
 from . import netns as _netns
-from .errors import ConfigError, NetlinkDecodeError, NetlinkError, syscall_error
-from .uapi import if_addr as _ifa
-from .uapi import if_link as _ifla
-from .uapi import neighbour as _nd
-from .uapi import netlink as _nl
-from .uapi import rtnetlink as _rt
+from ..errors import ConfigError, NetlinkDecodeError, NetlinkError, syscall_error
+from ..uapi import if_addr as _ifa
+from ..uapi import if_link as _ifla
+from ..uapi import neighbour as _nd
+from ..uapi import netlink as _nl
+from ..uapi import rtnetlink as _rt
 
 __all__ = [
     "NetlinkSocket", "Message", "Attr",

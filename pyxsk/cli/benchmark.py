@@ -1,4 +1,4 @@
-"""``pyxsk bench``: the loops of :mod:`pyxsk.loops` on an interface, or on a
+"""``pyxsk bench``: the loops of :mod:`pyxsk.cli.loops` on an interface, or on a
 veth pair of their own with a traffic source, reported like xdpsock.
 
 With an interface, the benchmark runs there and something else supplies the
@@ -20,10 +20,12 @@ import subprocess
 import sys
 import time
 
-from . import interrupts, link, loops, netns, probe, scheduling
+from . import interrupts, loops, probe
+from ..net import link, netns
+from .. import scheduling
 from .summary import socket_modes, statistics
-from .testing import temporary_veth_pair
-from .xsk import DEFAULT_RING_SIZE, Socket
+from ..testing import temporary_veth_pair
+from ..xsk import DEFAULT_RING_SIZE, Socket
 
 MODES = ("rxdrop", "rx-touch", "txonly", "l2fwd")
 DEFAULT_SECONDS = 10.0

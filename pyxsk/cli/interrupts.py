@@ -22,8 +22,9 @@ functions still nest correctly and Python's default handler stays.
 Before :func:`install`, while Python imports the command line, a Ctrl-C
 would raise KeyboardInterrupt from the middle of some import and print a
 traceback.  ``python3 -m pyxsk`` and the ``pyxsk`` script therefore first
-call :func:`quiet_until_installed`, so that such a Ctrl-C ends the process
-at once with status 130 and nothing printed: nothing has been created yet.
+install a handler of their own (:mod:`pyxsk.__main__`, before this package
+is imported), so that such a Ctrl-C ends the process at once with status
+130 and nothing printed: nothing has been created yet.
 """
 
 import contextlib
@@ -62,18 +63,6 @@ def _handler(signum, frame):
         return
     _State.fired = True
     raise Interrupted(signum)
-
-
-def _exit_quietly(signum, frame):
-    raise SystemExit(EXIT_BASE + signum)
-
-
-def quiet_until_installed():
-    """SIGINT ends the process with status 130 and no traceback (SystemExit
-    prints nothing) until :func:`install` takes over -- for the time the
-    command line is being imported and its arguments parsed, when there is
-    nothing to clean up.  :func:`uninstall` brings it back."""
-    signal.signal(signal.SIGINT, _exit_quietly)
 
 
 def install():

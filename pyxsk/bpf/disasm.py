@@ -16,13 +16,13 @@ replaced the fd by then), pyxsk prints ``map[fd:N]`` as bpftool does with
 ``map[id:N]``.
 
 The formatting works on raw fields, so it knows nothing of
-:mod:`pyxsk.asm`; ``pyxsk.asm.decode`` turns bytes back into instructions.
+:mod:`pyxsk.bpf.asm`; ``pyxsk.bpf.asm.decode`` turns bytes back into instructions.
 """
 
 import ctypes
 
-from .errors import AsmError
-from .uapi import bpf as k
+from ..errors import AsmError
+from ..uapi import bpf as k
 
 INSN_SIZE = ctypes.sizeof(k.bpf_insn)
 _U32_MASK = 0xffffffff

@@ -9,7 +9,7 @@ a file that is not a pcap, a kernel refusal -- end the command with one line
 on stderr and exit status 1 (2 for a bad command line), never a traceback.
 Ctrl-C (SIGINT) and SIGTERM stop a command after it removed what it created
 (program, sockets, namespaces); the exit status is then 128 + the signal
-(130 for Ctrl-C).  See :mod:`pyxsk.interrupts`.  An interface deleted under
+(130 for Ctrl-C).  See :mod:`pyxsk.cli.interrupts`.  An interface deleted under
 a running command ends it the same way as an error: one line, status 1.
 Programs are attached through a BPF link where the kernel has them, so even
 a command killed with SIGKILL leaves none behind.
@@ -25,14 +25,17 @@ import signal
 import sys
 import time
 
-from . import (__version__, benchmark, bpf, demo, interrupts, link, netns, pcap, probe, programs,
-               scheduling)
+from .. import __version__, bpf, scheduling
+from . import benchmark, demo, interrupts, probe
+from ..net import link, netns
+from ..capture import pcap
+from ..bpf import xdp
 from . import loops, replay, summary
-from .errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
-                     UnsupportedPlatformError)
-from .testing import CleanupError, temporary_veth_pair
-from .xsk import DEFAULT_FRAME_SIZE, Socket
-from .xsksocket import XDP_MODES
+from ..errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
+                      UnsupportedPlatformError)
+from ..testing import CleanupError, temporary_veth_pair
+from ..xsk import DEFAULT_FRAME_SIZE, Socket
+from ..xsksocket import XDP_MODES
 
 PROG = "pyxsk"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -186,7 +189,7 @@ def mac_address(text):
 
 def filter_text(text):
     try:
-        programs.parse_filter(text)
+        xdp.parse_filter(text)
     except ConfigError as e:
         raise argparse.ArgumentTypeError(str(e))
     return text
@@ -397,7 +400,7 @@ def _in_netns(args):
 
 
 def _require_interface(args):
-    """The interface's :class:`pyxsk.link.Link`; CommandError if there is none."""
+    """The interface's :class:`pyxsk.net.link.Link`; CommandError if there is none."""
     try:
         return link.get_link(args.interface)
     except OSError as e:
@@ -430,7 +433,7 @@ def _open_output(target):
 
 
 class DumpSink:
-    """Where dump's frames go -- a pcap :class:`~pyxsk.pcap.Writer`, or a
+    """Where dump's frames go -- a pcap :class:`~pyxsk.capture.pcap.Writer`, or a
     summary line each on stdout -- and how many went."""
 
     def __init__(self, writer=None):
@@ -456,7 +459,7 @@ def capture(xsk, sink, limit=None, duration=None):
     seconds have passed (None: no limit); timestamps are taken per batch.
     Only the socket's recv() waits, so a deleted interface ends the capture
     with its InterfaceGoneError; a recv() that keeps coming back empty at
-    once does not make the loop spin (:class:`pyxsk.loops.Idle`)."""
+    once does not make the loop spin (:class:`pyxsk.cli.loops.Idle`)."""
     deadline = None if duration is None else time.monotonic() + duration
     idle = loops.Idle()
     while limit is None or sink.frames < limit:
@@ -492,7 +495,7 @@ def cmd_dump(args):
                                     zerocopy=args.zerocopy, tx_size=0) as xsk:
                 note("dump: listening on %s queue %d (%s)%s" % (
                     args.interface, args.queue, summary.socket_modes(xsk),
-                    ", taking only: " + str(programs.parse_filter(args.filter)) if args.filter else
+                    ", taking only: " + str(xdp.parse_filter(args.filter)) if args.filter else
                     ", taking every frame"))
                 _dump(xsk, DumpSink(writer), args)
         finally:

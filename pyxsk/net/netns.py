@@ -5,7 +5,7 @@ A named namespace is a bind mount of a namespace file on /run/netns/NAME, so
 ones ``ip netns add`` made.  Entering one changes only the calling thread
 (setns(2) on a network namespace is per thread); sockets keep the namespace
 they were created in, so the usual pattern is: enter, create the socket,
-leave (:class:`pyxsk.netlink.NetlinkSocket` takes ``netns=`` and does that).
+leave (:class:`pyxsk.net.netlink.NetlinkSocket` takes ``netns=`` and does that).
 setns(2) needs CAP_SYS_ADMIN, also to "enter" the namespace a thread is
 already in, so pyxsk skips it there: with only CAP_NET_ADMIN, CAP_NET_RAW and
 CAP_BPF, passing one's own namespace (as an fd, a path or a name) works.
@@ -21,8 +21,8 @@ import errno
 import os
 import re
 
-from . import _libc, capabilities
-from .errors import SyscallError, syscall_error
+from .. import _libc, capabilities
+from ..errors import SyscallError, syscall_error
 
 NETNS_RUN_DIR = "/run/netns"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")

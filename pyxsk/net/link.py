@@ -7,7 +7,7 @@ also the builtin ``OSError`` subclass for its errno and carries the kernel's
 extended-ack text and, where pyxsk knows one, the usual fix.
 
 The ``*_request`` functions build the exact bytes pyxsk sends (sequence
-number 0; :class:`~pyxsk.netlink.NetlinkSocket` stamps its own) so the tests
+number 0; :class:`~pyxsk.net.netlink.NetlinkSocket` stamps its own) so the tests
 can hold them against golden copies.
 
 XDP modes: ``"skb"`` (generic, any driver), ``"drv"`` (native, in the
@@ -22,18 +22,18 @@ from contextlib import nullcontext as _nullcontext
 import os
 from typing import NamedTuple, Optional
 
-from . import _libc
-from . import bpf as _bpf
+from .. import _libc
+from .. import bpf as _bpf
 from . import netlink as _nl
 from . import netns as _netns
-from .errors import ConfigError, NetlinkError, syscall_error
-from .uapi import if_ as _if
-from .uapi import if_addr as _ifa
-from .uapi import if_link as _ifla
-from .uapi import neighbour as _nd
-from .uapi import netlink as _unl
-from .uapi import rtnetlink as _rt
-from .uapi import veth as _veth
+from ..errors import ConfigError, NetlinkError, syscall_error
+from ..uapi import if_ as _if
+from ..uapi import if_addr as _ifa
+from ..uapi import if_link as _ifla
+from ..uapi import neighbour as _nd
+from ..uapi import netlink as _unl
+from ..uapi import rtnetlink as _rt
+from ..uapi import veth as _veth
 
 __all__ = [
     "Link", "XdpState", "Address", "Route",
@@ -103,7 +103,7 @@ class Link(NamedTuple):
     bits of ifinfomsg; ``mac`` is "aa:bb:..." or None; ``kind`` the
     IFLA_INFO_KIND ("veth", ...) or None; ``link_index`` the IFLA_LINK index
     (a veth's peer, possibly in another namespace); ``attrs`` everything the
-    kernel sent, decoded (see :data:`pyxsk.netlink.LINK_ATTRS`)."""
+    kernel sent, decoded (see :data:`pyxsk.net.netlink.LINK_ATTRS`)."""
     index: int
     name: str
     flags: int

@@ -19,13 +19,14 @@ import errno
 import os
 import platform
 
-from . import _libc, bpf, link, xsk
-from .asm import ALU64, JMP, R0, XDP_PASS, Program
-from .errors import SyscallError
-from .uapi import if_xdp
-from .umem import Umem
-from .xsk import MIN_TX_SKB_BUDGET, Socket, read_mmap_offsets
-from .xsksocket import XskSocket
+from .. import _libc, bpf, xsk
+from ..net import link
+from ..bpf.asm import ALU64, JMP, R0, XDP_PASS, Program
+from ..errors import SyscallError
+from ..uapi import if_xdp
+from ..umem import Umem
+from ..xsk import MIN_TX_SKB_BUDGET, Socket, read_mmap_offsets
+from ..xsksocket import XskSocket
 
 OK, NO, SKIP = "ok", "no", "skip"
 

@@ -30,11 +30,11 @@ import collections
 import ipaddress
 import sys
 
-from . import bpf
+from .. import bpf
 from .asm import (ALU, ALU64, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10,
                   STX, XDP_MD_DATA, XDP_MD_DATA_END, XDP_MD_RX_QUEUE_INDEX, Program, label)
-from .errors import ConfigError
-from .uapi import bpf as k
+from ..errors import ConfigError
+from ..uapi import bpf as k
 
 __all__ = ["redirect_all", "redirect_matching", "ActionCounters", "Filter", "parse_filter"]
 
@@ -284,7 +284,7 @@ def parse_filter(text):
             put("dst", rest[1])
             i += 2
         else:
-            raise ConfigError("filter %r: cannot parse at %r (see pyxsk.programs.parse_filter)"
+            raise ConfigError("filter %r: cannot parse at %r (see pyxsk.bpf.xdp.parse_filter)"
                               % (text, " ".join(words[i - 1:])))
     return Filter(**fields)
 

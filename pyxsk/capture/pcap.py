@@ -12,7 +12,7 @@ import collections
 import struct
 import time
 
-from .errors import PcapError
+from ..errors import PcapError
 
 MAGIC_USEC = 0xA1B2C3D4
 MAGIC_NSEC = 0xA1B23C4D

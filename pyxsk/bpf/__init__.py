@@ -1,0 +1,48 @@
+"""bpf(2): maps, programs, XDP links and test runs, as objects that own their fd.
+
+The modules: :mod:`~pyxsk.bpf.asm` (the assembler) and
+:mod:`~pyxsk.bpf.disasm`, :mod:`~pyxsk.bpf.maps`, :mod:`~pyxsk.bpf.programs`
+(loading, test runs), :mod:`~pyxsk.bpf.links` (XDP through BPF links),
+:mod:`~pyxsk.bpf.xdp` (ready XDP programs that feed AF_XDP sockets) and
+:mod:`~pyxsk.bpf.syscall` beneath them.  The names a user needs are here::
+
+    from pyxsk import bpf
+    from pyxsk.bpf import xdp
+
+    with bpf.XskMap(max_entries=64) as xskmap, \
+            bpf.load(xdp.redirect_all(xskmap), name="pyxsk_redirect") as prog:
+        xskmap[0] = xsk                       # an AF_XDP socket (or its fd)
+        result = prog.test_run(frame)         # -> TestRun(action, frame, duration_ns, retval)
+
+Every object here holds one kernel fd: ``close()`` is idempotent, ``with``
+closes, ``fileno()`` gives the fd (and raises ValueError once closed), and
+``repr`` says ``[closed]``.  Closing the last fd of a map or program frees it
+unless something else holds it (an attached program holds its maps; an
+XDP link holds its program).
+
+Kernel refusals raise :class:`~pyxsk.errors.SyscallError` subclasses (also the
+builtin ``PermissionError``, ``FileNotFoundError``... for the errno) naming the
+command and a likely cause; a program the verifier rejects raises
+:class:`~pyxsk.errors.VerifierError` with the verifier's log.
+
+Capabilities: creating maps and loading programs need CAP_BPF, and for the
+networking kinds (XSKMAP, DEVMAP, XDP and tc programs) CAP_NET_ADMIN too;
+CAP_SYS_ADMIN stands in for both, and kernels before 5.8 (no CAP_BPF) want
+it.  Looking objects up by id always needs CAP_SYS_ADMIN.  An EPERM names
+the capability the process lacks (:mod:`pyxsk.capabilities`).
+
+RLIMIT_MEMLOCK: kernels before 5.11 charged map and program memory to it, and
+answered EPERM when it ran out.  pyxsk raises the limit only then (once, on
+the first EPERM from BPF_MAP_CREATE or BPF_PROG_LOAD) and retries.  If the
+call still fails with every capability it needs held, the error says what
+the limit is and whether raising it changed anything.
+"""
+
+from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
+from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
+from .links import Link, link_xdp, LinkInfo  # noqa: F401
+
+__all__ = [
+    "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link", "load", "prog_by_id",
+    "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
+]

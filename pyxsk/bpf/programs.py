@@ -1,0 +1,224 @@
+"""Programs: BPF_PROG_LOAD with the verifier's log on refusal
+(:class:`~pyxsk.errors.VerifierError`), loaded programs as :class:`Prog`
+objects, BPF_PROG_TEST_RUN on a frame, and programs looked up by id."""
+
+import collections
+import ctypes
+import enum
+import errno
+
+from . import asm
+from .. import _libc
+from ..errors import ConfigError, VerifierError, syscall_error
+from ..uapi import bpf as k
+from .syscall import _FdObject, _NET_ADMIN_PROGS, _info, _needs_bpf, _obj_name, _sys_bpf
+
+DEFAULT_LICENSE = "Dual MIT/GPL"   # pyxsk's programs; GPL-compatible, so every helper is allowed
+LOG_START_SIZE = 64 * 1024
+LOG_MAX_SIZE = ((1 << 32) - 1) >> 8  # kernels before 5.2 refuse log_size above UINT_MAX >> 8
+ETH_HLEN = 14                        # BPF_PROG_TEST_RUN refuses shorter XDP frames
+
+
+class XdpAction(enum.IntEnum):
+    """enum xdp_action: what an XDP program returns."""
+    ABORTED = k.XDP_ABORTED
+    DROP = k.XDP_DROP
+    PASS = k.XDP_PASS
+    TX = k.XDP_TX
+    REDIRECT = k.XDP_REDIRECT
+
+
+TestRun = collections.namedtuple("TestRun", "action frame duration_ns retval")
+TestRun.__doc__ = """BPF_PROG_TEST_RUN's answer: ``action`` (an XdpAction for an
+XDP program whose return value is one), the output ``frame`` (bytes, after any
+head/tail adjustment), ``duration_ns`` (mean per run over ``repeat`` runs, as
+the kernel measures it) and the raw ``retval``."""
+TestRun.__test__ = False   # not a pytest test class
+ProgInfo = collections.namedtuple("ProgInfo", "id type name tag run_count run_time_ns nr_map_ids")
+
+
+def _instructions(program):
+    if isinstance(program, asm.Program):
+        return program.assemble()
+    if isinstance(program, (bytes, bytearray, memoryview)):
+        return bytes(program)
+    return asm.Program(program).assemble()
+
+
+def _load_once(attr, log_size, log_level):
+    """One BPF_PROG_LOAD: (fd or -1, errno, log text, log size the kernel wanted)."""
+    log = ctypes.create_string_buffer(log_size) if log_size else None
+    attr.log_level = log_level
+    attr.log_size = log_size
+    attr.log_buf = ctypes.addressof(log) if log is not None else 0
+    attr.log_true_size = 0
+    ret, err = _libc.raw_bpf(k.BPF_PROG_LOAD, attr)
+    text = log.value.decode(errors="replace") if log is not None else ""
+    return ret, err, text, attr.log_true_size
+
+
+def load(program, name=None, prog_type=k.BPF_PROG_TYPE_XDP, license=DEFAULT_LICENSE,
+         log_level=0, flags=0, expected_attach_type=0):
+    """BPF_PROG_LOAD: load ``program`` (an asm.Program, a list of
+    instructions, or assembled bytes) and return a :class:`Prog`.
+
+    With ``log_level`` 0 the first try asks for no log (fast, and no ENOSPC
+    for a long one); if the verifier refuses, pyxsk loads again with
+    BPF_LOG_LEVEL1 to get its reasons, growing the buffer while the kernel
+    answers ENOSPC, and raises VerifierError carrying the log.  With
+    ``log_level`` > 0 the log of a successful load is kept as ``prog.log``.
+    """
+    insns = _instructions(program)      # AsmError here, before the kernel sees anything
+    lic = ctypes.create_string_buffer(license.encode())
+    insn_buf = ctypes.create_string_buffer(insns, len(insns))
+    attr = k.bpf_attr_prog_load(
+        prog_type=prog_type, insn_cnt=len(insns) // asm.INSN_SIZE, insns=ctypes.addressof(insn_buf),
+        license=ctypes.addressof(lic), prog_flags=flags, prog_name=_obj_name(name, "program"),
+        expected_attach_type=expected_attach_type)
+    call = "bpf(BPF_PROG_LOAD, %r, %d instructions)" % (name or "", attr.insn_cnt)
+
+    log_size = LOG_START_SIZE if log_level else 0
+    ret, err, log, wanted = _load_once(attr, log_size, log_level)
+    if ret < 0 and err == errno.EPERM:
+        ret = _sys_bpf_prog_load_eperm(attr, call)
+        err, log = 0, ""
+    if ret < 0:
+        ret, err, log = _load_with_log(attr, err, log, log_level or k.BPF_LOG_LEVEL1, wanted)
+    if ret < 0:
+        raise syscall_error(err, call, _load_hint(err, log), cls=VerifierError, log=log)
+    return Prog(ret, prog_type, log if log_level else "")
+
+
+def _sys_bpf_prog_load_eperm(attr, call):
+    """The memlock/capability path of a load refused with EPERM."""
+    attr.log_level, attr.log_size, attr.log_buf = 0, 0, 0
+    kind = "an XDP program" if attr.prog_type == k.BPF_PROG_TYPE_XDP else \
+        "a BPF program (type %d)" % attr.prog_type
+    return _sys_bpf(k.BPF_PROG_LOAD, attr, call,
+                    needs=_needs_bpf("loading " + kind, attr.prog_type in _NET_ADMIN_PROGS))
+
+
+def _load_with_log(attr, err, log, log_level, wanted):
+    """Load again with a log until the log fits; (fd or -1, errno, log)."""
+    size = max(LOG_START_SIZE, wanted)
+    ret = -1
+    while True:
+        ret, err, log, wanted = _load_once(attr, size, log_level)
+        if ret >= 0 or err != errno.ENOSPC or size >= LOG_MAX_SIZE:
+            return ret, err, log
+        size = min(LOG_MAX_SIZE, max(size * 2, wanted))
+
+
+def _load_hint(err, log):
+    if err == errno.ENOSPC:
+        return "the verifier log did not fit even in %d bytes" % LOG_MAX_SIZE
+    if err == errno.E2BIG:
+        return "too many instructions"
+    if log:
+        last = [line for line in log.strip().splitlines() if line.strip()]
+        # the verifier's last words before its statistics are the reason
+        reasons = [line for line in last if not line.startswith(("processed ", "verification time"))]
+        return "verifier: %s" % (reasons[-1] if reasons else last[-1])
+    return "the verifier refused the program"
+
+
+class Prog(_FdObject):
+    """A loaded BPF program: ``fd``, ``id``, ``tag`` (hex), ``name``, ``type``,
+    ``test_run()``, and ``log`` (the verifier's, if a log level was asked for)."""
+
+    _what = "program"
+
+    def __init__(self, fd, prog_type, log=""):
+        super().__init__(fd)
+        self.type = prog_type
+        self.log = log
+        try:
+            info = self.info()
+        except BaseException:
+            self.close()
+            raise
+        self.id, self.tag, self.name = info.id, info.tag, info.name
+        self._what = "program %s" % (self.name or self.id)
+
+    def info(self):
+        """BPF_OBJ_GET_INFO_BY_FD: id, type, name, tag, run statistics, map ids."""
+        raw = _info(self.fileno(), k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % self._what)
+        return ProgInfo(raw.id, raw.type, raw.name.decode(), bytes(raw.tag).hex(),
+                        raw.run_cnt, raw.run_time_ns, raw.nr_map_ids)
+
+    def _state(self):
+        return " id=%d name=%r tag=%s" % (self.id, self.name, self.tag)
+
+    def test_run(self, frame, repeat=1, linear_size=None):
+        """BPF_PROG_TEST_RUN: run the program ``repeat`` times on ``frame``.
+
+        The kernel builds an xdp_buff around a copy of ``frame`` (at least
+        ETH_HLEN = 14 bytes, at most about a page in the linear part) and
+        returns the program's action, the frame as the program left it, and
+        the mean duration.
+
+        ``linear_size`` puts only the first ``linear_size`` bytes (0 or more)
+        in the linear part the program reads through data/data_end and the
+        rest in a fragment, as in a multi-buffer frame (6.18 does this for
+        any XDP program; older kernels refuse, or want the program loaded
+        with BPF_F_XDP_HAS_FRAGS).  That is how a program's bounds checks
+        meet frames shorter than an Ethernet header, which the kernel
+        otherwise never hands to XDP.
+        """
+        data = bytes(frame)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat < (1 << 32):
+            raise ConfigError("repeat must be 1..2**32-1, not %r" % (repeat,))
+        if self.type == k.BPF_PROG_TYPE_XDP and len(data) < ETH_HLEN:
+            raise ConfigError("BPF_PROG_TEST_RUN needs an XDP frame of at least %d bytes "
+                              "(an Ethernet header), not %d; see linear_size" % (ETH_HLEN, len(data)))
+        ctx_in = ctx_out = None
+        if linear_size is not None:
+            if isinstance(linear_size, bool) or not isinstance(linear_size, int) \
+                    or not 0 <= linear_size <= len(data):
+                raise ConfigError("linear_size must be 0..%d, not %r" % (len(data), linear_size))
+            ctx_in, ctx_out = k.xdp_md(data=0, data_end=linear_size), k.xdp_md()
+        in_buf = ctypes.create_string_buffer(data, len(data))
+        out_size = len(data) + _libc.page_size()      # room for bpf_xdp_adjust_tail growth
+        call = "bpf(BPF_PROG_TEST_RUN, %s, %d-byte frame)" % (self._what, len(data))
+        hints = {errno.EINVAL: "frame too long for one page, or this kernel does not take "
+                               "linear_size (or wants the program loaded with BPF_F_XDP_HAS_FRAGS)"}
+        for _ in range(2):
+            out_buf = ctypes.create_string_buffer(out_size)
+            attr = k.bpf_attr_test(prog_fd=self.fileno(), data_size_in=len(data), data_size_out=out_size,
+                                   data_in=ctypes.addressof(in_buf), data_out=ctypes.addressof(out_buf),
+                                   repeat=repeat)
+            if ctx_in is not None:
+                attr.ctx_in, attr.ctx_size_in = ctypes.addressof(ctx_in), ctypes.sizeof(ctx_in)
+                attr.ctx_out, attr.ctx_size_out = ctypes.addressof(ctx_out), ctypes.sizeof(ctx_out)
+            ret, err = _libc.raw_bpf(k.BPF_PROG_TEST_RUN, attr)
+            if ret >= 0:
+                break
+            if err != errno.ENOSPC or attr.data_size_out <= out_size:
+                raise syscall_error(err, call, hints.get(err))
+            out_size = attr.data_size_out
+        action = attr.retval
+        if self.type == k.BPF_PROG_TYPE_XDP and action in XdpAction._value2member_map_:
+            action = XdpAction(action)
+        return TestRun(action, out_buf.raw[:attr.data_size_out], attr.duration, attr.retval)
+
+
+_U32_MAX = (1 << 32) - 1
+
+
+def prog_by_id(prog_id):
+    """The loaded program with id ``prog_id`` (BPF_PROG_GET_FD_BY_ID, then
+    BPF_OBJ_GET_INFO_BY_FD for its type), as a :class:`Prog` holding a new fd
+    of its own: close it when done.  The kernel looks programs up by id only
+    for CAP_SYS_ADMIN; an id no program has (any more) is FileNotFoundError."""
+    if isinstance(prog_id, bool) or not isinstance(prog_id, int) or not 0 < prog_id <= _U32_MAX:
+        raise ConfigError("a program id is an int from 1 to %d, not %r" % (_U32_MAX, prog_id))
+    fd = _sys_bpf(k.BPF_PROG_GET_FD_BY_ID, k.bpf_attr_get_id(prog_id=prog_id),
+                  "bpf(BPF_PROG_GET_FD_BY_ID, %d)" % prog_id,
+                  {errno.ENOENT: "no loaded program has id %d" % prog_id},
+                  ("looking programs up by id", ("CAP_SYS_ADMIN",), None))
+    try:
+        info = _info(fd, k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, program id %d)" % prog_id)
+    except BaseException:
+        _libc.close(fd, call="close(program id %d)" % prog_id)
+        raise
+    return Prog(fd, info.type)

@@ -1,0 +1,196 @@
+"""The bpf(2) system call as the other modules of :mod:`pyxsk.bpf` make it:
+command names in errors, the RLIMIT_MEMLOCK retry of kernels before 5.11,
+object names, OBJ_GET_INFO, and the base class of every object that owns a
+kernel fd (idempotent ``close()``, ``with``, ``fileno()``, ``repr``)."""
+
+import ctypes
+import errno
+import re
+import warnings
+
+from .. import _libc, capabilities
+from ..errors import ConfigError, syscall_error
+from ..uapi import bpf as k
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9_.]*$")   # what bpf_obj_name_cpy() accepts
+MAX_NAME = k.BPF_OBJ_NAME_LEN - 1                 # room for the NUL
+_U32_SIZE = ctypes.sizeof(ctypes.c_uint32)
+# What bpf(2) checks (kernel/bpf/syscall.c: map_create, bpf_prog_load): CAP_BPF
+# for every map and program (kernel.unprivileged_bpf_disabled leaves nothing
+# to unprivileged users), CAP_NET_ADMIN as well for these kinds, and
+# CAP_SYS_ADMIN accepted instead of either.
+_NET_ADMIN_MAPS = frozenset((k.BPF_MAP_TYPE_DEVMAP, k.BPF_MAP_TYPE_DEVMAP_HASH,
+                             k.BPF_MAP_TYPE_SOCKMAP, k.BPF_MAP_TYPE_SOCKHASH,
+                             k.BPF_MAP_TYPE_XSKMAP))
+_NET_ADMIN_PROGS = frozenset((k.BPF_PROG_TYPE_XDP, k.BPF_PROG_TYPE_SCHED_CLS,
+                              k.BPF_PROG_TYPE_SCHED_ACT))
+_BPF_ALTERNATIVE = "CAP_SYS_ADMIN"
+
+
+def _needs_bpf(what, net_admin):
+    """``needs`` for :func:`_sys_bpf`: CAP_BPF, and CAP_NET_ADMIN for the networking kinds."""
+    needed = ("CAP_BPF", "CAP_NET_ADMIN") if net_admin else ("CAP_BPF",)
+    return what, needed, _BPF_ALTERNATIVE
+
+
+_CMD_NAMES = {
+    k.BPF_MAP_LOOKUP_ELEM: "BPF_MAP_LOOKUP_ELEM", k.BPF_MAP_UPDATE_ELEM: "BPF_MAP_UPDATE_ELEM",
+    k.BPF_MAP_DELETE_ELEM: "BPF_MAP_DELETE_ELEM", k.BPF_MAP_GET_NEXT_KEY: "BPF_MAP_GET_NEXT_KEY",
+}
+_MEMLOCK_CHARGED = (k.BPF_MAP_CREATE, k.BPF_PROG_LOAD)
+
+
+class _Memlock:
+    """What was done about RLIMIT_MEMLOCK (once per process)."""
+    tried = False
+    before = None       # (soft, hard) before raising
+    after = None        # (soft, hard) after, or None if setrlimit failed
+    error = None
+
+
+def _fmt_limit(value):
+    return "unlimited" if value == _libc.RLIM_INFINITY else "%d bytes" % value
+
+
+def _raise_memlock():
+    """Raise RLIMIT_MEMLOCK as far as allowed; True if it changed."""
+    if _Memlock.tried:
+        return False
+    _Memlock.tried = True
+    soft, hard = _Memlock.before = _libc.getrlimit(_libc.RLIMIT_MEMLOCK)
+    if soft == _libc.RLIM_INFINITY:
+        return False
+    for new in ((_libc.RLIM_INFINITY, _libc.RLIM_INFINITY), (hard, hard)):
+        try:
+            _libc.setrlimit(_libc.RLIMIT_MEMLOCK, *new, call="setrlimit(RLIMIT_MEMLOCK)")
+        except OSError as e:
+            _Memlock.error = e
+            continue
+        _Memlock.after = new
+        return new[0] != soft
+    return False
+
+
+def _memlock_hint():
+    """(what RLIMIT_MEMLOCK is and what raising it did, whether it may be
+    the cause), or None if pyxsk never looked (no EPERM yet from a call that
+    old kernels charge to it)."""
+    if _Memlock.before is None:
+        return None
+    soft, hard = _Memlock.before
+    if soft == _libc.RLIM_INFINITY:
+        return "RLIMIT_MEMLOCK is unlimited, so the memory limit is not the cause", False
+    if _Memlock.after is not None and _Memlock.after[0] != soft:
+        return ("RLIMIT_MEMLOCK was raised from %s to %s and the kernel still refused, so the "
+                "memory limit is not the cause" % (_fmt_limit(soft), _fmt_limit(_Memlock.after[0])),
+                False)
+    if _Memlock.after is None:
+        why = str(_Memlock.error)
+    else:
+        why = "it is the hard limit too, and going above that needs CAP_SYS_RESOURCE"
+    return ("RLIMIT_MEMLOCK is %s and pyxsk could not raise it (%s); kernels before 5.11 "
+            "charge BPF maps and programs to it: raise `ulimit -l`" % (_fmt_limit(soft), why), True)
+
+
+def _eperm_hint(needs):
+    """The hint for EPERM from a call that needs ``needs`` = (what, names,
+    alternative): the capability missing if one is; else what the memlock
+    limit is, the other cause on kernels before 5.11."""
+    what, needed, alternative = needs
+    if capabilities.missing(needed, alternative):
+        return capabilities.hint(what, needed, alternative)
+    memlock = _memlock_hint()
+    if memlock is None:
+        return capabilities.hint(what, needed, alternative)
+    text, suspect = memlock
+    held = ", which this process holds" if suspect else capabilities.ELSEWHERE
+    return "%s; %s" % (text, capabilities.hint(what, needed, alternative, held))
+
+
+def _sys_bpf(cmd, attr, call, hints=None, needs=None):
+    """bpf(cmd, &attr, sizeof attr) -> result, raising SyscallError.
+
+    EPERM from a command old kernels charge to RLIMIT_MEMLOCK raises the
+    limit once and retries (see the module docstring).  ``needs`` is
+    (what the call does, the capabilities it needs, one that stands in for
+    all of them) for commands the kernel checks capabilities for; an EPERM
+    then names the one missing."""
+    ret, err = _libc.raw_bpf(cmd, attr)
+    if ret < 0 and err == errno.EPERM and cmd in _MEMLOCK_CHARGED and _raise_memlock():
+        ret, err = _libc.raw_bpf(cmd, attr)
+    if ret >= 0:
+        return ret
+    if err == errno.EPERM and needs is not None:
+        raise syscall_error(err, call, _eperm_hint(needs))
+    raise syscall_error(err, call, (hints or {}).get(err))
+
+
+def _obj_name(name, what):
+    """The kernel's object name: up to 15 of [A-Za-z0-9_.] (else EINVAL)."""
+    if name is None:
+        return b""
+    if not isinstance(name, str) or len(name) > MAX_NAME or not NAME_PATTERN.match(name):
+        raise ConfigError("%s name %r: up to %d letters, digits, '_' or '.'" % (what, name, MAX_NAME))
+    return name.encode()
+
+
+def _info(fd, info, call):
+    attr = k.bpf_attr_info(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
+    _sys_bpf(k.BPF_OBJ_GET_INFO_BY_FD, attr, call)
+    return info
+
+
+def _fd_of(obj, what):
+    if isinstance(obj, int) and not isinstance(obj, bool):
+        return obj
+    fileno = getattr(obj, "fileno", None)
+    if fileno is None:
+        raise TypeError("%s must be an fd or have fileno(), not %s" % (what, type(obj).__name__))
+    return fileno()
+
+
+class _FdObject:
+    """Owns one fd: idempotent close(), context manager, fileno(), [closed] repr."""
+
+    _what = "bpf object"
+
+    def __init__(self, fd):
+        self._fd = fd
+
+    @property
+    def closed(self):
+        return self._fd < 0
+
+    def fileno(self):
+        if self._fd < 0:
+            raise ValueError("%s is closed" % self._what)
+        return self._fd
+
+    @property
+    def fd(self):
+        return self.fileno()
+
+    def close(self):
+        fd, self._fd = self._fd, -1
+        if fd >= 0:
+            _libc.close(fd, call="close(%s)" % self._what)
+
+    def __enter__(self):
+        self.fileno()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_fd", -1) >= 0:
+            warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
+            self.close()
+
+    def _state(self):
+        return ""
+
+    def __repr__(self):
+        if self._fd < 0:
+            return "<%s [closed]>" % type(self).__name__
+        return "<%s fd=%d%s>" % (type(self).__name__, self._fd, self._state())
