@@ -17,7 +17,7 @@ import time
 from array import array
 
 from . import _libc
-from .errors import ConfigError, syscall_error
+from .errors import ConfigError, LedgerError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
                    require_total_store_order, rx_to_fill, transfer)
@@ -299,8 +299,7 @@ class Socket:
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
         self._kick_always = not self.need_wakeup
         if self.rx is not None and len(pool.sockets) == 1:
-            free = umem.free_count()
-            pool.refill(free - min(tx_size, free // 2))    # up to the RX budget; keep some for TX
+            pool.refill()          # up to the RX budget, leaving the TX reserve (h-ledger)
 
     def _set_ring_size(self, option, size, name):
         _libc.setsockopt_int(self._fd, if_xdp.SOL_XDP, option, size,
@@ -552,8 +551,7 @@ class Socket:
         if not n and timeout != 0 and self.poll(timeout):
             n, idx = self._peek(max_frames)
         pool = self.pool
-        pool.rx_taken += n
-        pool.user_held += n
+        pool.receive(self.rx, idx, n)          # checks the addresses, then counts (h-ledger)
         self._batch = batch = Batch(self, idx, n)
         if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
                 and pool.refill():
@@ -671,8 +669,9 @@ class Socket:
             self._batch.release()
             self._batch = None
         pool = self.pool
+        fault = None           # h-ledger: a LedgerError while flushing, raised once closed
         if pool is not None and self._fd >= 0 and self.tx is not None:
-            self._flush_quietly()
+            fault = self._flush_quietly()
         if pool is not None:
             pool.sockets.remove(self)
             pool.rx_budget -= self._rx_budget
@@ -692,15 +691,22 @@ class Socket:
             pool.destroy()
         self.pool = None
         self._close_umem()
+        if fault is not None:
+            raise fault
 
     def _flush_quietly(self):
         """Before closing, frames already queued go out -- unless the
-        interface is down or gone, which must not stop the close."""
+        interface is down or gone, which must not stop the close, or the
+        kernel returned addresses pyxsk refuses: that LedgerError is
+        returned, to be raised once the socket is closed."""
         try:
             self.flush(CLOSE_FLUSH_SECONDS)
         except OSError as e:
             if e.errno not in _INTERFACE_GONE:
                 raise
+        except LedgerError as e:
+            return e
+        return None
 
     def _close_umem(self):
         if self._own_umem and self.umem is not None and not self.umem.closed:
