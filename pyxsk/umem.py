@@ -19,6 +19,12 @@ pool's spare list.  :meth:`Umem.check` proves that the owner bytes, the free
 list, the spare lists, the live batches, the visible ring contents and the
 counters all agree -- every chunk in exactly one place.
 
+The kernel is not trusted with that: every address it returns on an RX or
+completion ring is checked against the owner bytes before pyxsk shows or
+reuses it (:meth:`Pool.owns_all`, vectorised), because a changed address --
+Linux 6.18's copy-mode TX clears bit 0 of odd ones -- would otherwise name a
+chunk that is somewhere else and hand it out twice.
+
 When the last socket of a pool closes, the kernel frees the pool together with
 whatever it held (chunks on the fill ring, in its internal free list, in
 flight on TX); the owner bytes still say which chunks those were, so every
@@ -37,7 +43,7 @@ from array import array
 from . import _libc
 from .errors import ConfigError, LedgerError
 from .mapping import Mapping
-from .ring import copy_addrs, is_power_of_two
+from .ring import copy_addrs, is_power_of_two, rx_to_fill
 from .uapi import if_xdp
 
 FREE = 0
@@ -614,13 +620,37 @@ class Pool:
         if n:
             got = _ring_addrs(rx, idx, n)
             if not self.owns_all(got):
-                good, error = self._sort_out(got, "RX ring")
-                rx.release()
-                self.rx_taken += len(good)
-                self._to_fill(self.umem.chunk_bases(good))
-                raise error
+                raise self._refuse_rx(rx, got)
         self.rx_taken += n
         self.user_held += n
+
+    def discard(self, rx, limit):
+        """Drop up to ``limit`` received frames unseen (rxdrop): their RX
+        entries go straight back to the fill ring by slice copies (aligned
+        mode only: the kernel masks the data offset off fill entries), once
+        their addresses are checked as :meth:`receive` does; returns how
+        many."""
+        n = min(limit, rx.available(limit))
+        if n:
+            got = _ring_addrs(rx, rx.cached_cons, n)
+            if not self.owns_all(got):
+                rx.peek(n)
+                raise self._refuse_rx(rx, got)
+        moved = rx_to_fill(rx, self.fill, n)
+        self.rx_taken += moved
+        self.fill_given += moved
+        return moved
+
+    def _refuse_rx(self, rx, got):
+        """The RX entries just peeked hold addresses :meth:`owns_all`
+        refuses: drop them all -- the entries back to the kernel, the good
+        chunks to the fill ring, the refused addresses nowhere -- and return
+        the LedgerError that says why."""
+        good, error = self._sort_out(got, "RX ring")
+        rx.release()
+        self.rx_taken += len(good)
+        self._to_fill(self.umem.chunk_bases(good))
+        return error
 
     def reap(self, limit=None):
         """Move completed TX chunks from the completion ring to the spares
@@ -633,13 +663,30 @@ class Pool:
             got = _ring_addrs(comp, idx, n)
             comp.release()
             if not self.owns_all(got):
-                good, error = self._sort_out(got, "completion ring")
-                self.comp_taken += len(good)
-                self.stash(self.umem.chunk_bases(good))
-                raise error
+                raise self._refuse_completions(got)
             self.comp_taken += n
             self.stash(self.umem.chunk_bases(got))
         return n
+
+    def check_completions(self, comp, idx, n):
+        """For completions about to go straight back to a TX ring
+        (retransmit): check the ``n`` entries just peeked from ``idx`` as
+        :meth:`reap` does.  If one is refused, all are consumed, the good
+        ones reaped, and LedgerError raised."""
+        if n:
+            got = _ring_addrs(comp, idx, n)
+            if not self.owns_all(got):
+                comp.release()
+                raise self._refuse_completions(got)
+
+    def _refuse_completions(self, got):
+        """Completions (already consumed) hold addresses :meth:`owns_all`
+        refuses: reap the good ones and return the LedgerError that says
+        why; the refused ones are used nowhere."""
+        good, error = self._sort_out(got, "completion ring")
+        self.comp_taken += len(good)
+        self.stash(self.umem.chunk_bases(good))
+        return error
 
     def owns_all(self, addrs):
         """True if every address (of an array('Q')) the kernel returned on

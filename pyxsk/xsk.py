@@ -20,7 +20,7 @@ from . import _libc
 from .errors import ConfigError, LedgerError, syscall_error
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
-                   require_total_store_order, rx_to_fill, transfer)
+                   require_total_store_order, transfer)
 from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
 
@@ -516,6 +516,7 @@ class Socket:
         comp, tx = self.pool.comp, self.tx
         want = min(max_frames or tx.size, tx.free(max_frames or tx.size))
         n, c_idx = comp.peek(want)
+        self.pool.check_completions(comp, c_idx, n)      # h-ledger: never resend a refused address
         count = 0
         if n:
             count, t_idx = tx.reserve(n)
@@ -649,10 +650,7 @@ class Socket:
         if self.umem.unaligned:          # fill entries must be chunk starts
             with self.recv(max_frames or self.rx.size, 0) as batch:
                 return len(batch)
-        n = rx_to_fill(self.rx, pool.fill, max_frames or self.rx.size)
-        pool.rx_taken += n
-        pool.fill_given += n
-        return n
+        return pool.discard(self.rx, max_frames or self.rx.size)   # h-ledger: checks the addresses
 
     # -- teardown -------------------------------------------------------------
 

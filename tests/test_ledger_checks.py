@@ -167,3 +167,40 @@ def test_forwarded_chunks_come_back_to_the_reserve(kernel):
         ledger = umem.check()
         assert ledger.pools[LABEL].fill == 128
         assert ledger.free + ledger.pools[LABEL].spare == 128     # the reserve is whole again
+
+
+def test_discard_checks_before_the_fill_ring_sees_an_address(kernel, umem):
+    """rxdrop moves RX entries straight to the fill ring by slice copies: a
+    refused address must not get there."""
+    with open_socket(umem) as sock:
+        chunks = take_fill(sock.pool, 2)
+        bad = umem._free[0]
+        deliver_rx(sock, [(chunks[0] + XDP_PACKET_HEADROOM, 60), (bad + XDP_PACKET_HEADROOM, 60)])
+        before = sock.pool.fill.shared_producer()
+        with pytest.raises(LedgerError, match="0x%x on the RX ring of %s.*which is free"
+                                              % (bad + XDP_PACKET_HEADROOM, LABEL)):
+            sock.discard()
+        assert (sock.pool.fill.shared_producer() - before) & 0xFFFFFFFF == 1
+        drained = take_fill(sock.pool, sock.pool.fill.pending())    # the kernel takes them all
+        assert drained[-1] == chunks[0] and bad not in drained
+        umem.check()
+        deliver_rx(sock, [(a + XDP_PACKET_HEADROOM, 60) for a in drained[:3]])
+        assert sock.discard() == 3                                  # and it goes on
+        umem.check()
+
+
+def test_retransmit_never_resends_a_refused_completion(kernel, umem):
+    with open_socket(umem) as sock:
+        sock.send([b"\x05" * 60] * 2)
+        sent = [a for a, _ in take_tx(sock, 2)]
+        bad = sent[1] + 2048 * 100                                  # a chunk never sent
+        complete(sock.pool, [sent[0], bad])
+        with pytest.raises(LedgerError, match="0x%x on the completion ring" % bad):
+            sock.retransmit(60)
+        assert sock.tx.pending() == 0                               # nothing went back on TX
+        assert list(sock.pool.spare) == sent[:1]
+        assert umem.check().pools[LABEL].tx == 1
+        assert sock.send([b"\x06" * 60] * 2) == 2                   # and it goes on
+        again = [a for a, _ in take_tx(sock, 2)]
+        complete(sock.pool, again)
+        assert sock.retransmit(60) == 2 and [a for a, _ in take_tx(sock, 2)] == again
