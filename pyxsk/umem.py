@@ -19,6 +19,12 @@ pool's spare list.  :meth:`Umem.check` proves that the owner bytes, the free
 list, the spare lists, the live batches, the visible ring contents and the
 counters all agree -- every chunk in exactly one place.
 
+The kernel is not trusted with that: every address it returns on an RX or
+completion ring is checked against the owner bytes before pyxsk shows or
+reuses it (:meth:`Pool.owns_all`, vectorised), because a changed address --
+Linux 6.18's copy-mode TX clears bit 0 of odd ones -- would otherwise name a
+chunk that is somewhere else and hand it out twice.
+
 When the last socket of a pool closes, the kernel frees the pool together with
 whatever it held (chunks on the fill ring, in its internal free list, in
 flight on TX); the owner bytes still say which chunks those were, so every
@@ -30,6 +36,7 @@ completion.
 import collections
 import ctypes
 import errno
+import operator
 import re
 import threading
 from array import array
@@ -37,7 +44,7 @@ from array import array
 from . import _libc
 from .errors import ConfigError, LedgerError
 from .mapping import Mapping
-from .ring import copy_addrs, is_power_of_two
+from .ring import copy_addrs, is_power_of_two, rx_to_fill
 from .uapi import if_xdp
 
 FREE = 0
@@ -46,6 +53,33 @@ _FIRST_POOL = 2
 _LAST_POOL = 255
 
 MIN_CHUNK_SIZE = 2048          # XDP_UMEM_MIN_CHUNK_SIZE in net/xdp/xdp_umem.c
+
+# What xdp_umem_reg() keeps out of every chunk besides the caller's headroom
+# (net/xdp/xdp_umem.c, since commit a315e022a72d "xsk: tighten UMEM headroom
+# validation to account for tailroom and min frame", 2026, in the stable
+# kernels too): it refuses headroom > chunk_size - XDP_PACKET_HEADROOM -
+# SKB_DATA_ALIGN(sizeof(struct skb_shared_info)) - 128.  The tailroom is where
+# a multi-buffer frame keeps its skb_shared_info; 128 bytes is the smallest
+# frame the kernel leaves room for ("HW typically works with 128-aligned
+# sizes").  sizeof(struct skb_shared_info) is 320 bytes on x86-64 with the
+# default CONFIG_MAX_SKB_FRAGS=17 (the BTF of this 6.18 kernel says so), and
+# SKB_DATA_ALIGN rounds it up to a 64-byte cache line: still 320.
+SKB_SHARED_INFO_TAILROOM = 320
+MIN_RX_FRAME = 128
+CHUNK_RESERVE = if_xdp.XDP_PACKET_HEADROOM + SKB_SHARED_INFO_TAILROOM + MIN_RX_FRAME
+
+# Commit 0ebc27a4c67d ("xsk: avoid data corruption on cq descriptor number",
+# Linux 6.18 and the stable kernels it went to) keeps the address of a
+# copy-mode TX frame in skb_shinfo(skb)->destructor_arg with bit 0 set as a
+# tag (xsk_skb_destructor_set_addr), and xsk_destruct_skb ->
+# xsk_cq_submit_addr_locked writes it to the completion ring with bit 0
+# cleared (xsk_skb_destructor_get_addr).  An odd TX address comes back one
+# lower: in unaligned mode, where an odd chunk start is possible, that is the
+# last byte of the chunk before.
+_ODD_CHUNKS_HINT = ("unaligned chunks of odd size start at odd addresses, and copy-mode "
+                    "TX on Linux 6.18 (commit 0ebc27a4c67d, also in stable kernels) "
+                    "returns an odd address on the completion ring with bit 0 cleared, "
+                    "which names the chunk before it")
 _ADDR_MASK = if_xdp.XSK_UNALIGNED_BUF_ADDR_MASK
 _OFFSET_SHIFT = if_xdp.XSK_UNALIGNED_BUF_OFFSET_SHIFT
 
@@ -72,6 +106,11 @@ Ledger.__doc__ = """The result of :meth:`Umem.check`: chunk counts per owner;
 ``pools`` maps "ifname-or-index/queue" to a :class:`PoolLedger`."""
 
 
+def _every_lane(value, lanes):
+    """An int holding the u64 ``value`` in each of ``lanes`` 64-bit lanes."""
+    return int.from_bytes(value.to_bytes(8, "little") * lanes, "little")
+
+
 def huge_page_size():
     """The default huge page size in bytes, from /proc/meminfo."""
     with open("/proc/meminfo") as f:
@@ -85,9 +124,16 @@ def _round_up(n, unit):
     return (n + unit - 1) // unit * unit
 
 
+def max_headroom(frame_size):
+    """The largest headroom XDP_UMEM_REG accepts for chunks of ``frame_size``."""
+    return frame_size - CHUNK_RESERVE
+
+
 def validate_geometry(num_frames, frame_size, headroom, unaligned, page_size,
                       tx_metadata_len=0):
-    """Raise ConfigError for a UMEM the kernel would refuse (xdp_umem_reg)."""
+    """Raise ConfigError for a UMEM the kernel would refuse (xdp_umem_reg), or
+    one whose chunks the running kernel would hand back wrongly (odd unaligned
+    sizes)."""
     if not isinstance(num_frames, int) or num_frames < 1:
         raise ConfigError("num_frames must be a positive int, got %r" % (num_frames,))
     if not isinstance(frame_size, int):
@@ -98,9 +144,15 @@ def validate_geometry(num_frames, frame_size, headroom, unaligned, page_size,
     if not unaligned and not is_power_of_two(frame_size):
         raise ConfigError("frame_size %d is not a power of two (needed unless unaligned=True)"
                           % frame_size)
-    if not isinstance(headroom, int) or not 0 <= headroom < frame_size - if_xdp.XDP_PACKET_HEADROOM:
-        raise ConfigError("headroom %r must be 0 <= headroom < frame_size - %d"
-                          % (headroom, if_xdp.XDP_PACKET_HEADROOM))
+    if unaligned and frame_size % 2:
+        raise ConfigError("frame_size %d: %s; use an even size such as %d"
+                          % (frame_size, _ODD_CHUNKS_HINT, frame_size + 1))
+    if not isinstance(headroom, int) or not 0 <= headroom <= max_headroom(frame_size):
+        raise ConfigError("headroom %r must be 0 to %d for %d-byte chunks: the kernel keeps "
+                          "XDP_PACKET_HEADROOM (%d), the skb_shared_info tailroom (%d) and a "
+                          "%d-byte minimum frame out of every chunk (xdp_umem_reg)"
+                          % (headroom, max_headroom(frame_size), frame_size,
+                             if_xdp.XDP_PACKET_HEADROOM, SKB_SHARED_INFO_TAILROOM, MIN_RX_FRAME))
     if not isinstance(tx_metadata_len, int) or tx_metadata_len % 8 or not 0 <= tx_metadata_len < 256:
         raise ConfigError("tx_metadata_len %r must be a multiple of 8 below 256" % (tx_metadata_len,))
 
@@ -135,6 +187,8 @@ class Umem:
         self.view16 = self.view[:self.size - self.size % 2].cast("H")   # 16-bit fields
         self.addr = self._mapping.addr
         self._owner = bytearray(num_frames)
+        self._lanes = 0           # see _lane_masks
+        self._starts_mask = self._indices_mask = None
         self._free = array("Q", range((num_frames - 1) * frame_size, -1, -frame_size))
         self._user = 0
         self._pools = {}
@@ -167,7 +221,13 @@ class Umem:
 
     @property
     def rx_capacity(self):
-        """The longest frame the kernel can receive into a chunk."""
+        """The longest frame the kernel can receive into a chunk: the chunk
+        less the headroom and XDP_PACKET_HEADROOM.  The skb_shared_info
+        tailroom that XDP_UMEM_REG keeps free is not taken off: copy mode
+        checks frames against chunk_size - headroom - XDP_PACKET_HEADROOM
+        (xsk_rcv_check, __xsk_pool_get_rx_frame_size).  Zero-copy drivers may
+        get less -- xsk_pool_get_rx_frame_size rounds down to 128 bytes and
+        takes the tailroom off for multi-buffer -- which pyxsk cannot see."""
         return self.frame_size - self.headroom - if_xdp.XDP_PACKET_HEADROOM
 
     @property
@@ -226,12 +286,53 @@ class Umem:
         self._free.extend(bases)
 
     def chunk_bases(self, addrs):
-        """``array('Q')`` of the start of the chunk each address points into."""
+        """``array('Q')`` of the start of the chunk each address points into
+        (``addrs``: an array('Q'), or any sequence of ints)."""
         if self.unaligned:
             fs = self.frame_size
             return array("Q", [(a & _ADDR_MASK) // fs * fs for a in addrs])
-        mask = ~(self.frame_size - 1)
-        return array("Q", [a & mask for a in addrs])
+        if not isinstance(addrs, array):
+            addrs = array("Q", addrs)
+        starts, _ = self._lane_masks(len(addrs))
+        big = int.from_bytes(addrs, "little") & starts
+        return array("Q", big.to_bytes(8 * len(addrs), "little"))
+
+    def chunk_indices(self, addrs):
+        """The chunk index of every address in ``addrs`` (an array('Q')):
+        a 'Q' memoryview, or a list in unaligned mode."""
+        if self.unaligned:
+            fs = self.frame_size
+            return [(a & _ADDR_MASK) // fs for a in addrs]
+        _, indices = self._lane_masks(len(addrs))
+        big = int.from_bytes(addrs, "little") >> self._shift & indices
+        return memoryview(big.to_bytes(8 * len(addrs), "little")).cast("Q")
+
+    def _lane_masks(self, n):
+        """Masks for aligned chunks, for arithmetic on ``n`` u64 addresses at
+        once: the addresses as one little-endian Python int, 64 bits a lane,
+        one AND (and one shift) for all of them -- a C loop over the int's
+        digits instead of a Python loop over the addresses.  ``starts``
+        clears each lane's offset inside its chunk; ``indices`` keeps the
+        low 64 - shift bits of each lane after a right shift by ``shift``,
+        dropping what the shift moved in from the lane above.  Masks are
+        made for the largest batch seen; a shorter int ANDed with them
+        keeps its own length."""
+        if n > self._lanes or self._starts_mask is None:
+            self._lanes = max(n, 2 * self._lanes, 256)
+            self._starts_mask = _every_lane(((1 << 64) - 1) & ~(self.frame_size - 1), self._lanes)
+            self._indices_mask = _every_lane((1 << (64 - self._shift)) - 1, self._lanes)
+        return self._starts_mask, self._indices_mask
+
+    def describe_owner(self, code):
+        """What an owner byte means, for error messages."""
+        if code == FREE:
+            return "free"
+        if code == USER:
+            return "held by the application"
+        pool = self._pools.get(code)
+        if pool is None:
+            return "owned by pool %d, which no longer exists" % code
+        return "owned by the pool of %s" % pool.label
 
     def _set_owner(self, addrs, code):
         owner = self._owner
@@ -322,12 +423,15 @@ class Umem:
         counts = collections.Counter(owner)
         seen = {}
 
-        def place(addrs, where, code):
+        def place(addrs, where, code, starts=False):
             for a in addrs:
                 i = self.chunk_index(a)
                 if not 0 <= i < self.num_frames:
                     problems.append("%s: address 0x%x outside the UMEM" % (where, a))
                     continue
+                if starts and a != i * self.frame_size:
+                    problems.append("%s: address 0x%x is not the start of chunk %d"
+                                    % (where, a, i))
                 if i in seen:
                     problems.append("chunk %d is both %s and %s" % (i, seen[i], where))
                 seen[i] = where
@@ -335,7 +439,7 @@ class Umem:
                     problems.append("chunk %d is %s but its owner byte says %d"
                                     % (i, where, owner[i]))
 
-        place(self._free, "free", FREE)
+        place(self._free, "free", FREE, starts=True)
         if counts[FREE] != len(self._free):
             problems.append("%d chunks owned FREE, %d on the free list"
                             % (counts[FREE], len(self._free)))
@@ -346,7 +450,7 @@ class Umem:
         for code, pool in self._pools.items():
             ledger, visible = pool.ledger()
             for where, addrs in visible:
-                place(addrs, "%s of %s" % (where, pool.label), code)
+                place(addrs, "%s of %s" % (where, pool.label), code, starts=where == "spare")
             held = sum(ledger[1:])
             if counts[code] != held:
                 problems.append("%s owns %d chunks by the owner bytes, %d by its counters %s"
@@ -432,15 +536,15 @@ class Pool:
         counted nowhere until the caller counts them (tx_given)."""
         spare = self.spare
         k = min(n, len(spare))
-        got = self.umem.chunk_bases(spare[len(spare) - k:]) if k else array("Q")
+        got = spare[len(spare) - k:]
         del spare[len(spare) - k:]
         if k < n:
             got.extend(self.umem._take(n - k, self.code))
         return got
 
     def stash(self, addrs):
-        """Keep idle chunks as spares up to the limit; the rest go back to the
-        UMEM's free list for other pools."""
+        """Keep idle chunks (their start addresses) as spares up to the limit;
+        the rest go back to the UMEM's free list for other pools."""
         room = max(0, self.spare_limit - len(self.spare))
         self.spare.extend(addrs[:room])
         if len(addrs) > room:
@@ -451,20 +555,48 @@ class Pool:
         the kernel, on RX rings, in receive batches."""
         return self.fill_given - self.rx_taken + self.user_held
 
+    def tx_in_flight(self):
+        """Chunks given to TX rings and not yet reaped off the completion ring."""
+        return self.tx_given - self.comp_taken
+
+    def tx_reserve(self):
+        """How many chunks refills leave for transmission: as many as the
+        pool's TX rings hold, but at most half of the chunks within the pool's
+        reach (its own and the UMEM's free ones), so receiving keeps the
+        other half.  With 1024 chunks and 2048-entry rings (the kernel
+        selftest's geometry) that is 512 each way."""
+        ring = 0
+        for sock in self.sockets:
+            if sock.tx is not None:
+                ring += sock.tx.size
+        reach = (self.rx_path() + self.tx_in_flight() + len(self.spare)
+                 + self.umem.free_count())
+        return min(ring, reach // 2)
+
     def refill(self, limit=None):
         """Put idle chunks (spare, then free) on the fill ring, up to the
-        pool's RX budget; returns how many.
+        pool's RX budget and never into the TX reserve; returns how many.
 
         The budget is the room on the pool's RX rings.  More chunks than that
         would not receive more: when the application falls behind and its RX
         ring fills, the kernel would still take a chunk from the fill ring,
         copy the frame into it, and only then drop it for lack of room --
         a wasted copy on the receiving CPU.  With no chunk left on the fill
-        ring it drops the frame before copying."""
+        ring it drops the frame before copying.
+
+        The reserve (:meth:`tx_reserve`) is counted with the chunks in flight
+        on TX: they come back as spares.  Without it, a socket with fewer
+        chunks than its RX budget would put every chunk on the fill ring at
+        its first refill, and send() would find none, ever: received chunks
+        go straight back to the fill ring."""
         fill = self.fill
-        budget = self.rx_budget - self.rx_path()
-        want = fill.free(fill.size) if limit is None else min(limit, fill.free(limit))
-        want = min(want, budget)
+        want = self.rx_budget - self.rx_path()
+        if limit is not None:
+            want = min(want, limit)
+        if want <= 0:
+            return 0
+        short = max(0, self.tx_reserve() - self.tx_in_flight())
+        want = min(want, len(self.spare) + self.umem.free_count() - short, fill.free(want))
         if want <= 0:
             return 0
         addrs = self.take(want)
@@ -480,35 +612,156 @@ class Pool:
         """The chunks of RX entries [idx, idx + n) go back on the fill ring,
         by slice copies, as far as it has room (aligned mode: the kernel
         masks the data offset off fill entries); the rest become spares."""
-        fill = self.fill
         if self.umem.unaligned:
-            got = array("Q", bytes(8 * n))
-            rx.read_addrs(idx, n, memoryview(got))
-            bases = self.umem.chunk_bases(got)
-            count, fidx = fill.reserve(n)
-            fill.write_addrs(fidx, bases[:count])
-            if count:
-                fill.submit()
-        else:
-            count = copy_addrs(rx, idx, fill, n)
+            self._to_fill(self.umem.chunk_bases(_ring_addrs(rx, idx, n)))
+            return
+        count = copy_addrs(rx, idx, self.fill, n)
         self.fill_given += count
         if count < n:
-            rest = array("Q", bytes(8 * (n - count)))
-            rx.read_addrs(idx + count, n - count, memoryview(rest))
-            self.stash(self.umem.chunk_bases(rest))
+            self.stash(self.umem.chunk_bases(_ring_addrs(rx, idx + count, n - count)))
+
+    def receive(self, rx, idx, n):
+        """Count the RX entries [idx, idx + n) a socket of this pool has just
+        peeked as taken into a receive batch, once their addresses are
+        checked (:meth:`owns_all`).  If one is refused, the batch is dropped
+        instead, and LedgerError says why: the entries go back to the
+        kernel, the chunks of the good ones to the fill ring, the refused
+        addresses nowhere."""
+        if n:
+            got = _ring_addrs(rx, idx, n)
+            if not self.owns_all(got):
+                raise self._refuse_rx(rx, got)
+        self.rx_taken += n
+        self.user_held += n
+
+    def discard(self, rx, limit):
+        """Drop up to ``limit`` received frames unseen (rxdrop): their RX
+        entries go straight back to the fill ring by slice copies (aligned
+        mode only: the kernel masks the data offset off fill entries), once
+        their addresses are checked as :meth:`receive` does; returns how
+        many."""
+        n = min(limit, rx.available(limit))
+        if n:
+            got = _ring_addrs(rx, rx.cached_cons, n)
+            if not self.owns_all(got):
+                rx.peek(n)
+                raise self._refuse_rx(rx, got)
+        moved = rx_to_fill(rx, self.fill, n)
+        self.rx_taken += moved
+        self.fill_given += moved
+        return moved
+
+    def _refuse_rx(self, rx, got):
+        """The RX entries just peeked hold addresses :meth:`owns_all`
+        refuses: drop them all -- the entries back to the kernel, the good
+        chunks to the fill ring, the refused addresses nowhere -- and return
+        the LedgerError that says why."""
+        good, error = self._sort_out(got, "RX ring")
+        rx.release()
+        self.rx_taken += len(good)
+        self._to_fill(self.umem.chunk_bases(good))
+        return error
 
     def reap(self, limit=None):
-        """Move completed TX chunks from the completion ring to the spares;
-        returns how many."""
+        """Move completed TX chunks from the completion ring to the spares
+        (as chunk starts); returns how many.  Their addresses are checked
+        first (:meth:`owns_all`); if one is refused, the good ones are
+        reaped all the same and LedgerError says why."""
         comp = self.comp
         n, idx = comp.peek(comp.size if limit is None else limit)
         if n:
-            got = array("Q", bytes(8 * n))
-            comp.read_addrs(idx, n, memoryview(got))
+            got = _ring_addrs(comp, idx, n)
             comp.release()
+            if not self.owns_all(got):
+                raise self._refuse_completions(got)
             self.comp_taken += n
-            self.stash(got)
+            self.stash(self.umem.chunk_bases(got))
         return n
+
+    def check_completions(self, comp, idx, n):
+        """For completions about to go straight back to a TX ring
+        (retransmit): check the ``n`` entries just peeked from ``idx`` as
+        :meth:`reap` does.  If one is refused, all are consumed, the good
+        ones reaped, and LedgerError raised."""
+        if n:
+            got = _ring_addrs(comp, idx, n)
+            if not self.owns_all(got):
+                comp.release()
+                raise self._refuse_completions(got)
+
+    def _refuse_completions(self, got):
+        """Completions (already consumed) hold addresses :meth:`owns_all`
+        refuses: reap the good ones and return the LedgerError that says
+        why; the refused ones are used nowhere."""
+        good, error = self._sort_out(got, "completion ring")
+        self.comp_taken += len(good)
+        self.stash(self.umem.chunk_bases(good))
+        return error
+
+    def owns_all(self, addrs):
+        """True if every address (of an array('Q')) the kernel returned on
+        an RX or completion ring lies in a chunk this pool gave it: inside
+        the UMEM, owned by this pool, and in unaligned mode at the chunk's
+        start (pyxsk fills and sends chunk starts only; the data offset rides
+        in the top 16 bits).  The kernel returns only what it was given, so
+        anything else was changed on the way -- as 6.18's copy-mode TX does
+        to odd addresses -- and using it would hand some chunk out twice.
+
+        Hot path, so vectorised: the chunk indices all at once
+        (:meth:`Umem.chunk_indices`), their owner bytes in one C-level gather
+        (operator.itemgetter), one count -- no Python branch per address."""
+        umem = self.umem
+        if umem.unaligned and any(map(umem.frame_size.__rmod__, map(_ADDR_MASK.__and__, addrs))):
+            return False
+        chunks = umem.chunk_indices(addrs)
+        try:
+            owners = _gather(umem._owner, chunks)
+        except IndexError:
+            return False
+        return owners.count(self.code) == len(chunks)
+
+    def _refusal(self, addr):
+        """Why :meth:`owns_all` refuses ``addr``, or None."""
+        umem = self.umem
+        i = umem.chunk_index(addr)
+        if not 0 <= i < umem.num_frames:
+            return "outside the UMEM (%d bytes)" % umem.size
+        if umem.unaligned and addr & _ADDR_MASK != i * umem.frame_size:
+            return "not the start of a chunk (chunk %d starts at 0x%x)" % (i, i * umem.frame_size)
+        if umem._owner[i] != self.code:
+            return "in chunk %d, which is %s" % (i, umem.describe_owner(umem._owner[i]))
+        return None
+
+    def _sort_out(self, addrs, ring):
+        """Split returned addresses :meth:`owns_all` refused: (the good ones
+        as array('Q'), the LedgerError naming the first bad one)."""
+        good = array("Q")
+        bad = []
+        for addr in addrs:
+            why = self._refusal(addr)
+            if why is None:
+                good.append(addr)
+            else:
+                bad.append((addr, why))
+        addr, why = bad[0]
+        error = LedgerError(
+            "the kernel returned address 0x%x on the %s of %s, a chunk pyxsk never gave it: %s "
+            "(%d of %d addresses refused).  pyxsk will not use them; the chunks the kernel "
+            "should have returned stay counted as in its hands"
+            % (addr, ring, self.label, why, len(bad), len(addrs)))
+        return good, error
+
+    def _to_fill(self, bases):
+        """Put chunks (their starts) on the fill ring as far as it has room;
+        the rest become spares."""
+        fill = self.fill
+        count, idx = fill.reserve(len(bases))
+        if count:
+            fill.write_addrs(idx, bases[:count])
+            fill.submit()
+            self.fill_given += count
+        if count < len(bases):
+            self.stash(bases[count:])
 
     # -- accounting -----------------------------------------------------------
 
@@ -558,6 +811,20 @@ class Pool:
         self.spare = array("Q")
         del umem._pools[self.code]
         return len(left)
+
+
+def _gather(seq, indices):
+    """``seq[i]`` for every ``i`` in ``indices``, as a tuple, in one C call."""
+    if len(indices) > 1:
+        return operator.itemgetter(*indices)(seq)
+    return tuple(seq[i] for i in indices)
+
+
+def _ring_addrs(ring, idx, n):
+    """A copy of the addresses of ring entries [idx, idx + n), as array('Q')."""
+    got = array("Q", bytes(8 * n))
+    ring.read_addrs(idx, n, memoryview(got))
+    return got
 
 
 def _published(ring):

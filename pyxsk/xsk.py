@@ -24,10 +24,11 @@ from array import array
 
 from . import _libc
 from .net import link
-from .errors import ConfigError, InheritedSocketError, InterfaceGoneError, syscall_error
+from .errors import (ConfigError, InheritedSocketError, InterfaceGoneError, LedgerError,
+                     syscall_error)
 from .frames import Batch
 from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_of_two,
-                   require_total_store_order, rx_to_fill, transfer)
+                   require_total_store_order, transfer)
 from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
 
@@ -401,8 +402,7 @@ class Socket:
         self.need_wakeup = self.ring_flags and bool(umem.bind_flags & if_xdp.XDP_USE_NEED_WAKEUP)
         self._kick_always = not self.need_wakeup
         if self.rx is not None and len(pool.sockets) == 1:
-            free = umem.free_count()
-            pool.refill(free - min(tx_size, free // 2))    # up to the RX budget; keep some for TX
+            pool.refill()          # up to the RX budget, leaving the TX reserve
 
     def _set_ring_size(self, option, size, name):
         _libc.setsockopt_int(self._fd, if_xdp.SOL_XDP, option, size,
@@ -787,6 +787,7 @@ class Socket:
         comp, tx = self.pool.comp, self.tx
         want = min(max_frames, tx.free(max_frames))
         n, c_idx = comp.peek(want)
+        self.pool.check_completions(comp, c_idx, n)      # never resend a refused address
         count = 0
         if n:
             count, t_idx = tx.reserve(n)
@@ -839,8 +840,7 @@ class Socket:
                 self._batch.release()
             n, idx = self._peek(max_frames)
             pool = self.pool
-            pool.rx_taken += n
-            pool.user_held += n
+            pool.receive(self.rx, idx, n)        # checks the addresses, then counts
             self._batch = batch = Batch(self, idx, n)
             if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
                     and pool.refill():
@@ -968,11 +968,7 @@ class Socket:
         if self.umem.unaligned:          # fill entries must be chunk starts
             with self._next_batch(max_frames) as batch:
                 return len(batch)
-        pool = self.pool
-        n = rx_to_fill(self.rx, pool.fill, max_frames)
-        pool.rx_taken += n
-        pool.fill_given += n
-        return n
+        return self.pool.discard(self.rx, max_frames)      # the addresses are checked
 
     # -- teardown -------------------------------------------------------------
 
@@ -997,8 +993,9 @@ class Socket:
             self._batch.release()
             self._batch = None
         pool = self.pool
+        fault = None           # a LedgerError while flushing, raised once closed
         if pool is not None and self._fd >= 0 and self.tx is not None:
-            self._flush_quietly()
+            fault = self._flush_quietly()
         if pool is not None:
             pool.sockets.remove(self)
             pool.rx_budget -= self._rx_budget
@@ -1019,15 +1016,22 @@ class Socket:
             pool.destroy()
         self.pool = None
         self._close_umem()
+        if fault is not None:
+            raise fault
 
     def _flush_quietly(self):
         """Before closing, frames already queued go out -- unless the
-        interface is down or gone, which must not stop the close."""
+        interface is down or gone, which must not stop the close, or the
+        kernel returned addresses pyxsk refuses: that LedgerError is
+        returned, to be raised once the socket is closed."""
         try:
             self.flush(CLOSE_FLUSH_SECONDS)
         except OSError as e:
             if e.errno not in _INTERFACE_GONE:
                 raise
+        except LedgerError as e:
+            return e
+        return None
 
     def _close_netns_fd(self):
         fd, self._netns_fd = self._netns_fd, -1
