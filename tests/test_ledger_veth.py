@@ -10,7 +10,8 @@ import re
 import pytest
 
 from traffic import Capture, inject, is_test_frame, make_frames, receive
-from pyxsk import XskSocket, netns
+from pyxsk import XskSocket
+from pyxsk.net import netns
 from pyxsk import umem as umem_module
 from pyxsk.errors import LedgerError
 from pyxsk.umem import Umem, max_headroom
