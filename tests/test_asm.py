@@ -7,6 +7,7 @@ import errno
 import re
 import shutil
 import subprocess
+import typing
 
 import pytest
 
@@ -341,3 +342,20 @@ def test_registers_print_both_ways():
 def test_context_offsets_match_xdp_md():
     assert XDP_MD_RX_QUEUE_INDEX == 16
     assert str(LDX.W(R2, R1, XDP_MD_RX_QUEUE_INDEX)) == "r2 = *(u32 *)(r1 +16)"
+
+
+# builders each group's __init__ assigns by name (mypy sees those without a declaration)
+_ASSIGNED_IN_INIT = {"SDIV", "SMOD", "NEG", "JA"}
+
+
+@pytest.mark.parametrize("group", [ALU64, ALU, JMP, JMP32, LDX, STX, ST, ATOMIC] +
+                         [getattr(ATOMIC, name) for name in vars(ATOMIC) if name.isupper()],
+                         ids=repr)
+def test_group_declarations_match_the_builders_set_at_run_time(group):
+    # the groups fill themselves with setattr(); their classes declare the
+    # attributes for type checkers: both lists must agree
+    hints = typing.get_type_hints(type(group))
+    for name, cls in hints.items():
+        assert isinstance(getattr(group, name), cls), name
+    built = {name for name in vars(group) if name.isupper()}
+    assert built - _ASSIGNED_IN_INIT == set(hints)

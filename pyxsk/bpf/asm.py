@@ -37,7 +37,11 @@ wrong reaches the kernel from here.
 (:mod:`pyxsk.bpf.disasm`); :func:`decode` turns bytes back into a program.
 """
 
+from __future__ import annotations
+
 import ctypes
+from typing import (Dict, Iterable, Iterator, List, NoReturn, Optional, Protocol, Sequence, Tuple,
+                    Union, overload)
 
 from . import disasm
 from ..errors import AsmError
@@ -74,8 +78,19 @@ _U32 = (0, (1 << 32) - 1)
 _S64 = (-(1 << 63), (1 << 63) - 1)
 _U64 = (0, (1 << 64) - 1)
 _SRC_FIELD = (0, (1 << 4) - 1)     # the 4-bit src_reg nibble
-_HELPER_IDS = {name: hid for hid, name in k.HELPER_NAMES.items()}
+_HELPER_IDS: Dict[str, int] = {name: hid for hid, name in k.HELPER_NAMES.items()}
 _HELPER_PREFIX = "bpf_"
+
+# (lowest, highest) value a field takes; a check accepts the union of several
+_Bounds = Tuple[int, int]
+# a jump target: a label name, or a distance in instruction slots
+_Target = Union[str, int]
+
+
+class _HasFileno(Protocol):
+    """A map (or any fd owner): what LD.map_fd and LD.map_value take besides an fd."""
+
+    def fileno(self) -> int: ...
 
 
 class Register(int):
@@ -84,10 +99,10 @@ class Register(int):
 
     __slots__ = ()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "R%d" % self
 
-    def __str__(self):
+    def __str__(self) -> str:
         return "r%d" % self
 
 
@@ -96,17 +111,18 @@ R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10 = (Register(i) for i in range(k.MAX_
 
 # -- operand checks ------------------------------------------------------------
 
-def _where(builder):
+def _where(builder: str) -> str:
     return "%s: " % builder if builder else ""
 
 
-def _int(value, what, builder):
+def _int(value: object, what: str, builder: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise AsmError("%s%s must be an int, not %r" % (_where(builder), what, value))
     return value
 
 
-def _range(value, bounds, what, builder):
+def _range(value: int, bounds: Sequence[_Bounds], what: str,
+           builder: str) -> int:
     _int(value, what, builder)
     lo, hi = min(b[0] for b in bounds), max(b[1] for b in bounds)
     if not lo <= value <= hi:
@@ -114,13 +130,13 @@ def _range(value, bounds, what, builder):
     return value
 
 
-def _reg(value, what, builder):
+def _reg(value: object, what: str, builder: str) -> Register:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < k.MAX_BPF_REG:
         raise AsmError("%s%s must be a register R0..R10, not %r" % (_where(builder), what, value))
     return Register(value)
 
 
-def _dst(value, builder):
+def _dst(value: object, builder: str) -> Register:
     """A destination the instruction writes: any register but R10."""
     reg = _reg(value, "destination", builder)
     if reg == FRAME_POINTER:
@@ -128,7 +144,7 @@ def _dst(value, builder):
     return reg
 
 
-def _target(target, bounds, builder):
+def _target(target: _Target, bounds: _Bounds, builder: str) -> _Target:
     if isinstance(target, str):
         if not target:
             raise AsmError("%sjump target label must not be empty" % _where(builder))
@@ -136,7 +152,7 @@ def _target(target, bounds, builder):
     return _range(target, (bounds,), "jump offset", builder)
 
 
-def _signed32(value):
+def _signed32(value: int) -> int:
     """The imm field's bits for a value given signed or unsigned."""
     return value - (1 << 32) if value > _S32[1] else value
 
@@ -153,8 +169,16 @@ class Instruction:
     """
 
     __slots__ = ("code", "dst", "src", "off", "imm", "target", "map")
+    code: int
+    dst: Register
+    src: Register
+    off: int
+    imm: int
+    target: Optional[str]
+    map: Optional[_HasFileno]
 
-    def __init__(self, code, dst=R0, src=R0, off=0, imm=0, target=None, map=None):
+    def __init__(self, code: int, dst: int = R0, src: int = R0, off: int = 0, imm: int = 0,
+                 target: Optional[str] = None, map: Optional[_HasFileno] = None) -> None:
         builder = "Instruction(0x%02x)" % code if isinstance(code, int) else "Instruction"
         set_ = object.__setattr__
         set_(self, "code", _range(code, (_U8,), "code", builder))
@@ -167,45 +191,44 @@ class Instruction:
         set_(self, "target", target)
         set_(self, "map", map)
 
-    def __setattr__(self, name, value):
+    def __setattr__(self, name: str, value: object) -> NoReturn:
         raise AttributeError("Instruction is immutable")
 
     @property
-    def slots(self):
+    def slots(self) -> int:
         """How many 8-byte slots the instruction takes (2 for a 64-bit load)."""
         return 2 if disasm.is_wide(self.code) else 1
 
-    def _key(self):
+    def _key(self) -> Tuple[int, Register, Register, int, int, Optional[str], Optional[int]]:
         return (self.code, self.dst, self.src, self.off, self.imm, self.target,
                 id(self.map) if self.map is not None else None)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         if not isinstance(other, Instruction):
             return NotImplemented
         return self._key() == other._key()
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key())
 
-    def _imm_now(self):
+    def _imm_now(self) -> int:
         """The immediate with a map reference turned into the map's current fd."""
         if self.map is None:
             return self.imm
         fd = _fd_of(self.map, "LD.map_fd")
         return (self.imm & ~_U32[1]) | fd
 
-    def _jump_field(self):
+    def _jump_field(self) -> str:
         """'off' or 'imm': where a jump's distance goes (gotol uses imm)."""
         return "imm" if self.code == k.BPF_JMP32 | k.BPF_JA else "off"
 
-    def resolved(self, distance):
+    def resolved(self, distance: int) -> Instruction:
         """A copy with the label target replaced by ``distance`` slots."""
-        fields = dict(code=self.code, dst=self.dst, src=self.src, off=self.off, imm=self.imm,
-                      map=self.map)
-        fields[self._jump_field()] = distance
-        return Instruction(**fields)
+        if self._jump_field() == "imm":
+            return Instruction(self.code, self.dst, self.src, self.off, distance, map=self.map)
+        return Instruction(self.code, self.dst, self.src, distance, self.imm, map=self.map)
 
-    def encode(self):
+    def encode(self) -> bytes:
         """The instruction's bytes (8, or 16 for a 64-bit load)."""
         if self.target is not None:
             raise AsmError("%s jumps to label %r: assemble it inside a Program" % (self, self.target))
@@ -218,7 +241,7 @@ class Instruction:
         second = k.bpf_insn(imm=_signed32((imm >> 32) & _U32[1]))
         return bytes(first) + bytes(second)
 
-    def text(self):
+    def text(self) -> str:
         """The instruction in verifier notation; a label target shows as
         ``<name>``, a map that has been closed as ``map[closed]``."""
         if self.target is not None:
@@ -232,11 +255,11 @@ class Instruction:
 
     __str__ = text
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Instruction(%r)" % self.text()
 
 
-def _fd_of(obj, builder):
+def _fd_of(obj: object, builder: str) -> int:
     """An fd from an int or an object with ``fileno()`` (a map, a socket)."""
     if isinstance(obj, int) and not isinstance(obj, bool):
         fd = obj
@@ -254,17 +277,18 @@ class Label:
     """A position in a Program that jumps can name."""
 
     __slots__ = ("name",)
+    name: str
 
-    def __init__(self, name):
+    def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name:
             raise AsmError("a label name must be a non-empty string, not %r" % (name,))
         self.name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "label(%r)" % self.name
 
 
-def label(name):
+def label(name: str) -> Label:
     """Mark the next instruction as ``name`` for jumps."""
     return Label(name)
 
@@ -274,17 +298,17 @@ def label(name):
 class _AluOp:
     """An arithmetic operation of one class: ``.imm(dst, value)``, ``.reg(dst, src)``."""
 
-    def __init__(self, cls, op, name, off=0):
+    def __init__(self, cls: int, op: int, name: str, off: int = 0) -> None:
         self.cls, self.op, self.name, self.off = cls, op, name, off
         self.wide = cls == k.BPF_ALU64
 
-    def _imm_bounds(self):
+    def _imm_bounds(self) -> Tuple[_Bounds, ...]:
         if self.op in (k.BPF_LSH, k.BPF_RSH, k.BPF_ARSH):
             return ((0, (64 if self.wide else 32) - 1),)
         # 64-bit ops sign-extend the 32-bit immediate; 32-bit ones may take it unsigned
         return (_S32,) if self.wide else (_S32, _U32)
 
-    def imm(self, dst, value):
+    def imm(self, dst: int, value: int) -> Instruction:
         where = "%s.imm" % self.name
         dst = _dst(dst, where)
         value = _range(value, self._imm_bounds(), "immediate", where)
@@ -292,31 +316,31 @@ class _AluOp:
             raise AsmError("%s: division by zero" % where)
         return Instruction(self.cls | self.op | k.BPF_K, dst, R0, self.off, _signed32(value))
 
-    def reg(self, dst, src):
+    def reg(self, dst: int, src: int) -> Instruction:
         where = "%s.reg" % self.name
         return Instruction(self.cls | self.op | k.BPF_X, _dst(dst, where),
                            _reg(src, "source", where), self.off)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
 class _MovSxOp(_AluOp):
     """Sign-extending move (cpu v4, kernel 6.6): only ``.reg(dst, src)``."""
 
-    def imm(self, dst, value):
+    def imm(self, dst: int, value: int) -> NoReturn:
         raise AsmError("%s has no immediate form (use MOV.imm: immediates are sign-extended)"
                        % self.name)
 
 
 class _NegOp:
-    def __init__(self, cls, name):
+    def __init__(self, cls: int, name: str) -> None:
         self.cls, self.name = cls, name
 
-    def __call__(self, dst):
+    def __call__(self, dst: int) -> Instruction:
         return Instruction(self.cls | k.BPF_NEG | k.BPF_K, _dst(dst, self.name))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
@@ -324,21 +348,39 @@ class _SwapOp:
     """Byte swap of the low ``width`` bits: to big/little endian (ALU), or
     unconditional (ALU64 BSWAP, cpu v4)."""
 
-    def __init__(self, code, name):
+    def __init__(self, code: int, name: str) -> None:
         self.code, self.name = code, name
 
-    def __call__(self, dst, width):
+    def __call__(self, dst: int, width: int) -> Instruction:
         dst = _dst(dst, self.name)
         if width not in disasm.SWAP_WIDTHS:
             raise AsmError("%s: width must be 16, 32 or 64, not %r" % (self.name, width))
         return Instruction(self.code, dst, R0, 0, width)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
 class _AluGroup:
-    def __init__(self, cls, name):
+    """ALU64 or ALU: an _AluOp for each operation, SDIV/SMOD, MOVSX<width>, NEG."""
+
+    # set by the loops in __init__
+    ADD: _AluOp
+    SUB: _AluOp
+    MUL: _AluOp
+    DIV: _AluOp
+    OR: _AluOp
+    AND: _AluOp
+    LSH: _AluOp
+    RSH: _AluOp
+    MOD: _AluOp
+    XOR: _AluOp
+    MOV: _AluOp
+    ARSH: _AluOp
+    MOVSX8: _MovSxOp
+    MOVSX16: _MovSxOp
+
+    def __init__(self, cls: int, name: str) -> None:
         self.name = name
         for op_name, op in (("ADD", k.BPF_ADD), ("SUB", k.BPF_SUB), ("MUL", k.BPF_MUL),
                             ("DIV", k.BPF_DIV), ("OR", k.BPF_OR), ("AND", k.BPF_AND),
@@ -353,13 +395,27 @@ class _AluGroup:
                     _MovSxOp(cls, k.BPF_MOV, "%s.MOVSX%d" % (name, width), width))
         self.NEG = _NegOp(cls, name + ".NEG")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
-ALU64 = _AluGroup(k.BPF_ALU64, "ALU64")
+class _Alu64Group(_AluGroup):
+    """ALU64: also MOVSX32 and BSWAP."""
+
+    MOVSX32: _MovSxOp
+    BSWAP: _SwapOp
+
+
+class _Alu32Group(_AluGroup):
+    """ALU: also the byte swaps BE and LE."""
+
+    BE: _SwapOp
+    LE: _SwapOp
+
+
+ALU64 = _Alu64Group(k.BPF_ALU64, "ALU64")
 ALU64.BSWAP = _SwapOp(k.BPF_ALU64 | k.BPF_END | k.BPF_TO_LE, "ALU64.BSWAP")
-ALU = _AluGroup(k.BPF_ALU, "ALU")
+ALU = _Alu32Group(k.BPF_ALU, "ALU")
 ALU.BE = _SwapOp(k.BPF_ALU | k.BPF_END | k.BPF_TO_BE, "ALU.BE")
 ALU.LE = _SwapOp(k.BPF_ALU | k.BPF_END | k.BPF_TO_LE, "ALU.LE")
 
@@ -369,10 +425,10 @@ ALU.LE = _SwapOp(k.BPF_ALU | k.BPF_END | k.BPF_TO_LE, "ALU.LE")
 class _JumpOp:
     """A conditional jump: ``.imm(dst, value, target)``, ``.reg(dst, src, target)``."""
 
-    def __init__(self, cls, op, name):
+    def __init__(self, cls: int, op: int, name: str) -> None:
         self.cls, self.op, self.name = cls, op, name
 
-    def imm(self, dst, value, target):
+    def imm(self, dst: int, value: int, target: _Target) -> Instruction:
         where = "%s.imm" % self.name
         dst = _reg(dst, "register", where)
         # JMP compares 64 bits with the sign-extended immediate; JMP32 compares 32
@@ -380,36 +436,37 @@ class _JumpOp:
         value = _signed32(_range(value, bounds, "immediate", where))
         return _jump(self.cls | self.op | k.BPF_K, dst, R0, value, _target(target, _S16, where))
 
-    def reg(self, dst, src, target):
+    def reg(self, dst: int, src: int, target: _Target) -> Instruction:
         where = "%s.reg" % self.name
         return _jump(self.cls | self.op | k.BPF_X, _reg(dst, "register", where),
                      _reg(src, "source", where), 0, _target(target, _S16, where))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
-def _jump(code, dst, src, imm, target, field="off"):
-    fields = dict(code=code, dst=dst, src=src, imm=imm)
+def _jump(code: int, dst: int, src: int, imm: int, target: _Target,
+          field: str = "off") -> Instruction:
     if isinstance(target, str):
-        return Instruction(target=target, **fields)
-    fields[field] = target
-    return Instruction(**fields)
+        return Instruction(code, dst, src, 0, imm, target=target)
+    if field == "imm":
+        return Instruction(code, dst, src, 0, target)
+    return Instruction(code, dst, src, target, imm)
 
 
 class _JaOp:
     """Unconditional jump: JMP.JA (16-bit offset) or JMP32.JA ("gotol", a
     32-bit offset in imm, cpu v4)."""
 
-    def __init__(self, cls, name):
+    def __init__(self, cls: int, name: str) -> None:
         self.cls, self.name = cls, name
 
-    def __call__(self, target):
+    def __call__(self, target: _Target) -> Instruction:
         long_ = self.cls == k.BPF_JMP32
         target = _target(target, _S32 if long_ else _S16, self.name)
         return _jump(self.cls | k.BPF_JA, R0, R0, 0, target, "imm" if long_ else "off")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
@@ -418,7 +475,7 @@ class _CallOp:
 
     name = "JMP.CALL"
 
-    def __call__(self, helper):
+    def __call__(self, helper: Union[str, int]) -> Instruction:
         if isinstance(helper, str):
             full = helper if helper.startswith(_HELPER_PREFIX) else _HELPER_PREFIX + helper
             if full not in _HELPER_IDS or full == _HELPER_PREFIX + "unspec":
@@ -428,17 +485,17 @@ class _CallOp:
             hid = _range(helper, ((1, _S32[1]),), "helper id", self.name)
         return Instruction(k.BPF_JMP | k.BPF_CALL, imm=hid)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
 class _ExitOp:
     name = "JMP.EXIT"
 
-    def __call__(self):
+    def __call__(self) -> Instruction:
         return Instruction(k.BPF_JMP | k.BPF_EXIT)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
@@ -448,17 +505,39 @@ _JUMP_OPS = (("JEQ", k.BPF_JEQ), ("JGT", k.BPF_JGT), ("JGE", k.BPF_JGE), ("JSET"
 
 
 class _JumpGroup:
-    def __init__(self, cls, name):
+    """JMP or JMP32: a _JumpOp for each condition, and JA."""
+
+    # set by the loop in __init__
+    JEQ: _JumpOp
+    JGT: _JumpOp
+    JGE: _JumpOp
+    JSET: _JumpOp
+    JNE: _JumpOp
+    JSGT: _JumpOp
+    JSGE: _JumpOp
+    JLT: _JumpOp
+    JLE: _JumpOp
+    JSLT: _JumpOp
+    JSLE: _JumpOp
+
+    def __init__(self, cls: int, name: str) -> None:
         self.name = name
         for op_name, op in _JUMP_OPS:
             setattr(self, op_name, _JumpOp(cls, op, "%s.%s" % (name, op_name)))
         self.JA = _JaOp(cls, name + ".JA")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
-JMP = _JumpGroup(k.BPF_JMP, "JMP")
+class _JmpGroup(_JumpGroup):
+    """JMP: also CALL and EXIT (JMP32 has neither)."""
+
+    CALL: _CallOp
+    EXIT: _ExitOp
+
+
+JMP = _JmpGroup(k.BPF_JMP, "JMP")
 JMP.CALL = _CallOp()
 JMP.EXIT = _ExitOp()
 JMP32 = _JumpGroup(k.BPF_JMP32, "JMP32")
@@ -473,28 +552,28 @@ _SIZE_CODES = (("B", k.BPF_B, _U8, _S8), ("H", k.BPF_H, _U16, _S16),
 class _LoadOp:
     """``LDX.W(dst, src, off)``: dst = *(u32 *)(src + off)."""
 
-    def __init__(self, code, name):
+    def __init__(self, code: int, name: str) -> None:
         self.code, self.name = code, name
 
-    def __call__(self, dst, src, off):
+    def __call__(self, dst: int, src: int, off: int) -> Instruction:
         return Instruction(self.code, _dst(dst, self.name), _reg(src, "source", self.name),
                            _range(off, (_S16,), "offset", self.name))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
 class _StoreRegOp:
     """``STX.W(dst, off, src)``: *(u32 *)(dst + off) = src."""
 
-    def __init__(self, code, name):
+    def __init__(self, code: int, name: str) -> None:
         self.code, self.name = code, name
 
-    def __call__(self, dst, off, src):
+    def __call__(self, dst: int, off: int, src: int) -> Instruction:
         return Instruction(self.code, _reg(dst, "base register", self.name),
                            _reg(src, "source", self.name), _range(off, (_S16,), "offset", self.name))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
@@ -502,33 +581,60 @@ class _StoreImmOp:
     """``ST.W(dst, off, value)``: *(u32 *)(dst + off) = value.  The value may
     be given signed or unsigned for B/H/W; DW sign-extends a 32-bit one."""
 
-    def __init__(self, code, name, unsigned, signed):
+    def __init__(self, code: int, name: str, unsigned: _Bounds, signed: _Bounds) -> None:
         self.code, self.name = code, name
+        self.bounds: Tuple[_Bounds, ...]
         if k.BPF_SIZE(code) == k.BPF_DW:
             self.bounds = (_S32,)
         else:
             self.bounds = (signed, unsigned)
 
-    def __call__(self, dst, off, value):
+    def __call__(self, dst: int, off: int, value: int) -> Instruction:
         value = _range(value, self.bounds, "immediate", self.name)
         return Instruction(self.code, _reg(dst, "base register", self.name), R0,
                            _range(off, (_S16,), "offset", self.name), _signed32(value))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
 class _Group:
-    def __init__(self, name):
+    """A named set of builders; the subclasses say which."""
+
+    def __init__(self, name: str) -> None:
         self.name = name
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
-LDX = _Group("LDX")
-STX = _Group("STX")
-ST = _Group("ST")
+class _LdxGroup(_Group):
+    B: _LoadOp
+    H: _LoadOp
+    W: _LoadOp
+    DW: _LoadOp
+    SB: _LoadOp
+    SH: _LoadOp
+    SW: _LoadOp
+
+
+class _StxGroup(_Group):
+    B: _StoreRegOp
+    H: _StoreRegOp
+    W: _StoreRegOp
+    DW: _StoreRegOp
+
+
+class _StGroup(_Group):
+    B: _StoreImmOp
+    H: _StoreImmOp
+    W: _StoreImmOp
+    DW: _StoreImmOp
+
+
+LDX = _LdxGroup("LDX")
+STX = _StxGroup("STX")
+ST = _StGroup("ST")
 for _name, _size, _unsigned, _signed in _SIZE_CODES:
     setattr(LDX, _name, _LoadOp(k.BPF_LDX | k.BPF_MEM | _size, "LDX." + _name))
     setattr(STX, _name, _StoreRegOp(k.BPF_STX | k.BPF_MEM | _size, "STX." + _name))
@@ -542,24 +648,42 @@ class _AtomicOp:
     The FETCH_ forms and XCHG also load the old value into src; CMPXCHG
     compares with R0 and loads the old value into R0."""
 
-    def __init__(self, code, imm, name):
+    def __init__(self, code: int, imm: int, name: str) -> None:
         self.code, self.imm, self.name = code, imm, name
 
-    def __call__(self, dst, off, src):
+    def __call__(self, dst: int, off: int, src: int) -> Instruction:
         return Instruction(self.code, _reg(dst, "base register", self.name),
                            _reg(src, "source", self.name),
                            _range(off, (_S16,), "offset", self.name), self.imm)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.name
 
 
-ATOMIC = _Group("ATOMIC")
+class _AtomicSizes(_Group):
+    W: _AtomicOp
+    DW: _AtomicOp
+
+
+class _AtomicGroup(_Group):
+    ADD: _AtomicSizes
+    AND: _AtomicSizes
+    OR: _AtomicSizes
+    XOR: _AtomicSizes
+    FETCH_ADD: _AtomicSizes
+    FETCH_AND: _AtomicSizes
+    FETCH_OR: _AtomicSizes
+    FETCH_XOR: _AtomicSizes
+    XCHG: _AtomicSizes
+    CMPXCHG: _AtomicSizes
+
+
+ATOMIC = _AtomicGroup("ATOMIC")
 for _op_name, _imm in (("ADD", k.BPF_ADD), ("AND", k.BPF_AND), ("OR", k.BPF_OR), ("XOR", k.BPF_XOR),
                        ("FETCH_ADD", k.BPF_ADD | k.BPF_FETCH), ("FETCH_AND", k.BPF_AND | k.BPF_FETCH),
                        ("FETCH_OR", k.BPF_OR | k.BPF_FETCH), ("FETCH_XOR", k.BPF_XOR | k.BPF_FETCH),
                        ("XCHG", k.BPF_XCHG), ("CMPXCHG", k.BPF_CMPXCHG)):
-    _sizes = _Group("ATOMIC." + _op_name)
+    _sizes = _AtomicSizes("ATOMIC." + _op_name)
     for _name, _size in (("W", k.BPF_W), ("DW", k.BPF_DW)):
         setattr(_sizes, _name, _AtomicOp(k.BPF_STX | k.BPF_ATOMIC | _size, _imm,
                                          "ATOMIC.%s.%s" % (_op_name, _name)))
@@ -571,25 +695,26 @@ class _LdGroup(_Group):
 
     CODE = k.BPF_LD | k.BPF_IMM | k.BPF_DW
 
-    def imm64(self, dst, value):
+    def imm64(self, dst: int, value: int) -> Instruction:
         """dst = value (any 64-bit value, signed or unsigned)."""
         where = "LD.imm64"
         value = _range(value, (_S64, _U64), "immediate", where)
         return Instruction(self.CODE, _dst(dst, where), R0, 0, value & _U64[1])
 
-    def map_fd(self, dst, map_):
+    def map_fd(self, dst: int, map_: Union[int, _HasFileno]) -> Instruction:
         """dst = the map (BPF_PSEUDO_MAP_FD): the verifier swaps the fd for the
         map's address.  ``map_`` is a map object (its fd is read when the
         program is assembled) or an fd."""
         return self._map_load(dst, map_, k.BPF_PSEUDO_MAP_FD, 0, "LD.map_fd")
 
-    def map_value(self, dst, map_, offset=0):
+    def map_value(self, dst: int, map_: Union[int, _HasFileno], offset: int = 0) -> Instruction:
         """dst = &value[0] + offset of an array map (BPF_PSEUDO_MAP_VALUE)."""
         where = "LD.map_value"
         offset = _range(offset, ((0, _U32[1]),), "offset", where)
         return self._map_load(dst, map_, k.BPF_PSEUDO_MAP_VALUE, offset, where)
 
-    def _map_load(self, dst, map_, pseudo, high, where):
+    def _map_load(self, dst: int, map_: Union[int, _HasFileno], pseudo: int, high: int,
+                  where: str) -> Instruction:
         dst = _dst(dst, where)
         if isinstance(map_, int):
             return Instruction(self.CODE, dst, pseudo, 0, (high << 32) | _fd_of(map_, where))
@@ -611,12 +736,12 @@ class Program:
     error messages count instructions (not labels) from 0.
     """
 
-    def __init__(self, items=()):
-        self._insns = []
-        self._labels = {}      # name -> index of the instruction it marks
+    def __init__(self, items: Iterable[Union[Instruction, Label]] = ()) -> None:
+        self._insns: List[Instruction] = []
+        self._labels: Dict[str, int] = {}      # name -> index of the instruction it marks
         self.extend(items)
 
-    def append(self, item):
+    def append(self, item: Union[Instruction, Label]) -> Program:
         if isinstance(item, Label):
             return self.label(item.name)
         if not isinstance(item, Instruction):
@@ -624,17 +749,17 @@ class Program:
         self._insns.append(item)
         return self
 
-    def extend(self, items):
+    def extend(self, items: Iterable[Union[Instruction, Label]]) -> Program:
         if isinstance(items, (Instruction, Label)):
             raise AsmError("extend() takes a list of instructions; use append() for one")
         for item in items:
             self.append(item)
         return self
 
-    def __iadd__(self, items):
+    def __iadd__(self, items: Iterable[Union[Instruction, Label]]) -> Program:
         return self.extend(items)
 
-    def label(self, name):
+    def label(self, name: str) -> Program:
         """Mark the next instruction appended as ``name``."""
         name = Label(name).name
         index = len(self._insns)
@@ -645,33 +770,40 @@ class Program:
         return self
 
     @property
-    def labels(self):
+    def labels(self) -> Dict[str, int]:
         """{name: index of the instruction it marks}."""
         return dict(self._labels)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._insns)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Instruction]:
         return iter(self._insns)
 
-    def __getitem__(self, index):
+    @overload
+    def __getitem__(self, index: int) -> Instruction: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> List[Instruction]: ...
+
+    def __getitem__(self, index: Union[int, slice]) -> Union[Instruction, List[Instruction]]:
         return self._insns[index]
 
-    def slot_offsets(self):
+    def slot_offsets(self) -> List[int]:
         """The slot at which each instruction starts, plus the total slot count."""
-        starts, slot = [], 0
+        starts: List[int] = []
+        slot = 0
         for insn in self._insns:
             starts.append(slot)
             slot += insn.slots
         starts.append(slot)
         return starts
 
-    def resolve(self):
+    def resolve(self) -> List[Instruction]:
         """The instructions with every label target replaced by a distance."""
         starts = self.slot_offsets()
         total = starts[-1]
-        out = []
+        out: List[Instruction] = []
         for index, insn in enumerate(self._insns):
             if insn.target is None:
                 out.append(insn)
@@ -690,11 +822,11 @@ class Program:
             out.append(insn.resolved(distance))
         return out
 
-    def assemble(self):
+    def assemble(self) -> bytes:
         """The program as bytes of struct bpf_insn, labels resolved."""
         if not self._insns:
             raise AsmError("empty program: the kernel needs at least an exit")
-        chunks = []
+        chunks: List[bytes] = []
         for index, insn in enumerate(self.resolve()):
             try:
                 chunks.append(insn.encode())
@@ -702,23 +834,23 @@ class Program:
                 raise AsmError("instruction %d: %s" % (index, e))
         return b"".join(chunks)
 
-    def __str__(self):
+    def __str__(self) -> str:
         starts = self.slot_offsets()
-        by_index = {}
+        by_index: Dict[int, List[str]] = {}
         for name, index in self._labels.items():
             by_index.setdefault(index, []).append(name)
-        lines = []
+        lines: List[str] = []
         for index, insn in enumerate(self._insns):
             lines.extend("%s:" % name for name in by_index.get(index, ()))
             lines.append("%d: (%02x) %s" % (starts[index], insn.code, insn.text()))
         lines.extend("%s:" % name for name in by_index.get(len(self._insns), ()))
         return "\n".join(lines) + ("\n" if lines else "")
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "<Program %d instructions, %d labels>" % (len(self._insns), len(self._labels))
 
 
-def decode(data):
+def decode(data: disasm.Buffer) -> Program:
     """Bytes of struct bpf_insn back into a :class:`Program` (jumps keep
     their numeric distances).  Raises AsmError for bytes that are not a
     whole number of instructions or hold a code the kernel does not know."""

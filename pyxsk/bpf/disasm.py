@@ -19,7 +19,10 @@ The formatting works on raw fields, so it knows nothing of
 :mod:`pyxsk.bpf.asm`; ``pyxsk.bpf.asm.decode`` turns bytes back into instructions.
 """
 
+from __future__ import annotations
+
 import ctypes
+from typing import Iterator, Optional, Tuple, Union
 
 from ..errors import AsmError
 from ..uapi import bpf as k
@@ -50,17 +53,22 @@ _SIZES = {k.BPF_W: "u32", k.BPF_H: "u16", k.BPF_B: "u8", k.BPF_DW: "u64"}
 _SIGNED_SIZES = {k.BPF_W: "s32", k.BPF_H: "s16", k.BPF_B: "s8"}
 _ATOMIC_ALU = {k.BPF_ADD: "add", k.BPF_AND: "and", k.BPF_OR: "or", k.BPF_XOR: "xor"}
 
+# What iter_raw yields: (slot, code, dst, src, off, imm, imm64)
+RawInsn = Tuple[int, int, int, int, int, int, Optional[int]]
+# What iter_raw and disassemble read: anything bytes() copies as a buffer
+Buffer = Union[bytes, bytearray, memoryview]
 
-def is_wide(code):
+
+def is_wide(code: int) -> bool:
     """True for the two-slot 64-bit immediate load (BPF_LD | BPF_IMM | BPF_DW)."""
     return code == k.BPF_LD | k.BPF_IMM | k.BPF_DW
 
 
-def _unknown(code, why=""):
+def _unknown(code: int, why: str = "") -> AsmError:
     return AsmError("unknown or invalid instruction code 0x%02x%s" % (code, why and ": " + why))
 
 
-def _alu(code, dst, src, off, imm):
+def _alu(code: int, dst: int, src: int, off: int, imm: int) -> str:
     cls, op = k.BPF_CLASS(code), k.BPF_OP(code)
     wide = cls == k.BPF_ALU64
     r = "r" if wide else "w"
@@ -90,11 +98,11 @@ def _alu(code, dst, src, off, imm):
     return "%s%d %s %s%s%d" % (r, dst, text, cast, r, src)
 
 
-def _mem(size_code, reg, off):
+def _mem(size_code: int, reg: int, off: int) -> str:
     return "(%s *)(r%d %+d)" % (_SIZES[size_code], reg, off)
 
 
-def _stx(code, dst, src, off, imm):
+def _stx(code: int, dst: int, src: int, off: int, imm: int) -> str:
     mode, size = k.BPF_MODE(code), k.BPF_SIZE(code)
     if mode == k.BPF_MEM:
         return "*%s = r%d" % (_mem(size, dst, off), src)
@@ -113,7 +121,7 @@ def _stx(code, dst, src, off, imm):
     raise _unknown(code, "atomic operation 0x%x" % imm)
 
 
-def _ld(code, dst, src, off, imm, imm64):
+def _ld(code: int, dst: int, src: int, off: int, imm: int, imm64: int) -> str:
     mode, size = k.BPF_MODE(code), k.BPF_SIZE(code)
     if mode == k.BPF_ABS:
         return "r0 = *(%s *)skb[%d]" % (_SIZES[size], imm)
@@ -128,7 +136,7 @@ def _ld(code, dst, src, off, imm, imm64):
     return "r%d = 0x%x" % (dst, imm64 & _U64_MASK)
 
 
-def _jmp(code, dst, src, off, imm):
+def _jmp(code: int, dst: int, src: int, off: int, imm: int) -> str:
     cls, op = k.BPF_CLASS(code), k.BPF_OP(code)
     r = "w" if cls == k.BPF_JMP32 else "r"
     if cls == k.BPF_JMP and op == k.BPF_CALL:
@@ -148,7 +156,8 @@ def _jmp(code, dst, src, off, imm):
     return "if %s%d %s 0x%x goto pc%+d" % (r, dst, _JMP_OPS[op], imm & _U32_MASK, off)
 
 
-def format_insn(code, dst, src, off, imm, imm64=None):
+def format_insn(code: int, dst: int, src: int, off: int, imm: int,
+                imm64: Optional[int] = None) -> str:
     """One instruction in verifier notation (without the ``N: (code)`` prefix).
 
     ``imm64`` is the whole 64-bit immediate of a two-slot load (low half from
@@ -178,7 +187,7 @@ def format_insn(code, dst, src, off, imm, imm64=None):
     return _ld(code, dst, src, off, imm, imm if imm64 is None else imm64)
 
 
-def iter_raw(data):
+def iter_raw(data: Buffer) -> Iterator[RawInsn]:
     """Yield ``(slot, code, dst, src, off, imm, imm64)`` for each instruction
     in ``data``; a two-slot load yields once, with ``imm64`` set."""
     data = bytes(data)
@@ -189,7 +198,7 @@ def iter_raw(data):
     slot = 0
     while slot < count:
         insn = k.bpf_insn.from_buffer_copy(data, slot * INSN_SIZE)
-        imm64 = None
+        imm64: Optional[int] = None
         if is_wide(insn.code):
             if slot + 1 >= count:
                 raise AsmError("instruction at slot %d: 64-bit load is missing its second half" % slot)
@@ -202,7 +211,7 @@ def iter_raw(data):
         slot += 2 if imm64 is not None else 1
 
 
-def disassemble(data):
+def disassemble(data: Buffer) -> str:
     """``data`` (bytes of struct bpf_insn) as a listing, one line per
     instruction: ``"slot: (code) text"``, as the verifier log shows it."""
     lines = []
