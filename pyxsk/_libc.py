@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     # What byref() returns: a light pointer to pass where C wants ``T *``.
     from ctypes import _CArgObject as CArg
 
+    from .uapi import Field
+
 # errno -> the likely cause of that refusal, for this call
 Hints = Mapping[int, str]
 # a path for os.fsencode
@@ -106,26 +108,26 @@ off64_t = ctypes.c_int64
 
 class pollfd(ctypes.Structure):
     _fields_ = [("fd", ctypes.c_int), ("events", ctypes.c_short), ("revents", ctypes.c_short)]
-    fd: int
-    events: int
-    revents: int
+    fd: Field[ctypes.c_int, int]
+    events: Field[ctypes.c_short, int]
+    revents: Field[ctypes.c_short, int]
 
 
 class rlimit(ctypes.Structure):
     _fields_ = [("rlim_cur", ctypes.c_ulong), ("rlim_max", ctypes.c_ulong)]
-    rlim_cur: int
-    rlim_max: int
+    rlim_cur: Field[ctypes.c_ulong, int]
+    rlim_max: Field[ctypes.c_ulong, int]
 
 
 class sched_param(ctypes.Structure):
     _fields_ = [("sched_priority", ctypes.c_int)]
-    sched_priority: int
+    sched_priority: Field[ctypes.c_int, int]
 
 
 class iovec(ctypes.Structure):
     _fields_ = [("iov_base", ctypes.c_void_p), ("iov_len", ctypes.c_size_t)]
-    iov_base: Optional[int]
-    iov_len: int
+    iov_base: Field[ctypes.c_void_p, Optional[int]]
+    iov_len: Field[ctypes.c_size_t, int]
 
 
 class msghdr(ctypes.Structure):
@@ -138,13 +140,13 @@ class msghdr(ctypes.Structure):
         ("msg_controllen", ctypes.c_size_t),
         ("msg_flags", ctypes.c_int),
     ]
-    msg_name: Optional[int]
-    msg_namelen: int
-    msg_iov: ctypes._Pointer[iovec]
-    msg_iovlen: int
-    msg_control: Optional[int]
-    msg_controllen: int
-    msg_flags: int
+    msg_name: Field[ctypes.c_void_p, Optional[int]]
+    msg_namelen: Field[ctypes.c_uint32, int]
+    msg_iov: Field[ctypes._Pointer[iovec], ctypes._Pointer[iovec]]
+    msg_iovlen: Field[ctypes.c_size_t, int]
+    msg_control: Field[ctypes.c_void_p, Optional[int]]
+    msg_controllen: Field[ctypes.c_size_t, int]
+    msg_flags: Field[ctypes.c_int, int]
 
 
 # The bpf(2) system call has no libc wrapper; it goes through syscall(2).
