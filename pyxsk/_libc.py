@@ -186,37 +186,60 @@ _c_void_p, _c_size_t, _c_ssize_t, _c_char_p = (
 # Each prototype is declared with the Python types ctypes converts to and from
 # (c_void_p: int or None for NULL; c_char_p: bytes or None; ``T *``: byref()
 # or an array), so the wrappers below are checked without any cost per call.
-_socket: Callable[[int, int, int], int] = _proto("socket", _c_int, _c_int, _c_int, _c_int)
-_setsockopt: Callable[[int, int, int, int, int], int] = _proto("setsockopt", _c_int, _c_int, _c_int, _c_int, _c_void_p, socklen_t)
-_getsockopt: Callable[[int, int, int, int, CArg], int] = _proto("getsockopt", _c_int, _c_int, _c_int, _c_int, _c_void_p,
-                     ctypes.POINTER(socklen_t))
-_bind: Callable[[int, int, int], int] = _proto("bind", _c_int, _c_int, _c_void_p, socklen_t)
-_close: Callable[[int], int] = _proto("close", _c_int, _c_int)
-_mmap: Callable[[None, int, int, int, int, int], Optional[int]] = _proto("mmap64" if hasattr(libc, "mmap64") else "mmap", _c_void_p,
-               _c_void_p, _c_size_t, _c_int, _c_int, _c_int, off64_t)
-_munmap: Callable[[int, int], int] = _proto("munmap", _c_int, _c_void_p, _c_size_t)
-_sendto: Callable[[int, Optional[int], int, int, Optional[int], int], int] = _proto("sendto", _c_ssize_t, _c_int, _c_void_p, _c_size_t, _c_int, _c_void_p, socklen_t)
-_recvfrom: Callable[[int, Optional[int], int, int, None, None], int] = _proto("recvfrom", _c_ssize_t, _c_int, _c_void_p, _c_size_t, _c_int, _c_void_p,
-                   ctypes.POINTER(socklen_t))
-_recvmsg: Callable[[int, CArg, int], int] = _proto("recvmsg", _c_ssize_t, _c_int, ctypes.POINTER(msghdr), _c_int)
-_poll: Callable[[ctypes.Array[pollfd], int, int], int] = _proto("poll", _c_int, ctypes.POINTER(pollfd), _c_ulong, _c_int)
-_syscall: Callable[[int, int, int, int], int] = _proto("syscall", _c_long, _c_long, _c_long, _c_void_p, _c_ulong)
-_getrlimit: Callable[[int, CArg], int] = _proto("getrlimit", _c_int, _c_int, ctypes.POINTER(rlimit))
-_setrlimit: Callable[[int, CArg], int] = _proto("setrlimit", _c_int, _c_int, ctypes.POINTER(rlimit))
-_prlimit: Callable[[int, int, Optional[CArg], CArg], int] = _proto("prlimit", _c_int, _c_int, _c_int, ctypes.POINTER(rlimit),
-                  ctypes.POINTER(rlimit))
-_if_nametoindex: Callable[[bytes], int] = _proto("if_nametoindex", _c_uint, _c_char_p)
-_if_indextoname: Callable[[int, ctypes.Array[ctypes.c_char]], Optional[bytes]] = _proto("if_indextoname", _c_char_p, _c_uint, _c_char_p)
-_sysconf: Callable[[int], int] = _proto("sysconf", _c_long, _c_int)
-_setns: Callable[[int, int], int] = _proto("setns", _c_int, _c_int, _c_int)
-_unshare: Callable[[int], int] = _proto("unshare", _c_int, _c_int)
-_mount: Callable[[Optional[bytes], Optional[bytes], Optional[bytes], int, None], int] = _proto("mount", _c_int, _c_char_p, _c_char_p, _c_char_p, _c_ulong, _c_void_p)
-_umount2: Callable[[bytes, int], int] = _proto("umount2", _c_int, _c_char_p, _c_int)
-_sched_getscheduler: Callable[[int], int] = _proto("sched_getscheduler", _c_int, _c_int)
-_sched_getparam: Callable[[int, CArg], int] = _proto("sched_getparam", _c_int, _c_int, ctypes.POINTER(sched_param))
-_sched_setscheduler: Callable[[int, int, CArg], int] = _proto("sched_setscheduler", _c_int, _c_int, _c_int,
-                             ctypes.POINTER(sched_param))
-_capget: Callable[[int, int], int] = _proto("capget", _c_int, _c_void_p, _c_void_p)
+_socket: Callable[[int, int, int], int] = _proto(
+    "socket", _c_int, _c_int, _c_int, _c_int)
+_setsockopt: Callable[[int, int, int, int, int], int] = _proto(
+    "setsockopt", _c_int, _c_int, _c_int, _c_int, _c_void_p, socklen_t)
+_getsockopt: Callable[[int, int, int, int, CArg], int] = _proto(
+    "getsockopt", _c_int, _c_int, _c_int, _c_int, _c_void_p, ctypes.POINTER(socklen_t))
+_bind: Callable[[int, int, int], int] = _proto(
+    "bind", _c_int, _c_int, _c_void_p, socklen_t)
+_close: Callable[[int], int] = _proto(
+    "close", _c_int, _c_int)
+_mmap: Callable[[None, int, int, int, int, int], Optional[int]] = _proto(
+    "mmap64" if hasattr(libc, "mmap64") else "mmap", _c_void_p,
+    _c_void_p, _c_size_t, _c_int, _c_int, _c_int, off64_t)
+_munmap: Callable[[int, int], int] = _proto(
+    "munmap", _c_int, _c_void_p, _c_size_t)
+_sendto: Callable[[int, Optional[int], int, int, Optional[int], int], int] = _proto(
+    "sendto", _c_ssize_t, _c_int, _c_void_p, _c_size_t, _c_int, _c_void_p, socklen_t)
+_recvfrom: Callable[[int, Optional[int], int, int, None, None], int] = _proto(
+    "recvfrom", _c_ssize_t, _c_int, _c_void_p, _c_size_t, _c_int, _c_void_p,
+    ctypes.POINTER(socklen_t))
+_recvmsg: Callable[[int, CArg, int], int] = _proto(
+    "recvmsg", _c_ssize_t, _c_int, ctypes.POINTER(msghdr), _c_int)
+_poll: Callable[[ctypes.Array[pollfd], int, int], int] = _proto(
+    "poll", _c_int, ctypes.POINTER(pollfd), _c_ulong, _c_int)
+_syscall: Callable[[int, int, int, int], int] = _proto(
+    "syscall", _c_long, _c_long, _c_long, _c_void_p, _c_ulong)
+_getrlimit: Callable[[int, CArg], int] = _proto(
+    "getrlimit", _c_int, _c_int, ctypes.POINTER(rlimit))
+_setrlimit: Callable[[int, CArg], int] = _proto(
+    "setrlimit", _c_int, _c_int, ctypes.POINTER(rlimit))
+_prlimit: Callable[[int, int, Optional[CArg], CArg], int] = _proto(
+    "prlimit", _c_int, _c_int, _c_int, ctypes.POINTER(rlimit), ctypes.POINTER(rlimit))
+_if_nametoindex: Callable[[bytes], int] = _proto(
+    "if_nametoindex", _c_uint, _c_char_p)
+_if_indextoname: Callable[[int, ctypes.Array[ctypes.c_char]], Optional[bytes]] = _proto(
+    "if_indextoname", _c_char_p, _c_uint, _c_char_p)
+_sysconf: Callable[[int], int] = _proto(
+    "sysconf", _c_long, _c_int)
+_setns: Callable[[int, int], int] = _proto(
+    "setns", _c_int, _c_int, _c_int)
+_unshare: Callable[[int], int] = _proto(
+    "unshare", _c_int, _c_int)
+_mount: Callable[[Optional[bytes], Optional[bytes], Optional[bytes], int, None], int] = _proto(
+    "mount", _c_int, _c_char_p, _c_char_p, _c_char_p, _c_ulong, _c_void_p)
+_umount2: Callable[[bytes, int], int] = _proto(
+    "umount2", _c_int, _c_char_p, _c_int)
+_sched_getscheduler: Callable[[int], int] = _proto(
+    "sched_getscheduler", _c_int, _c_int)
+_sched_getparam: Callable[[int, CArg], int] = _proto(
+    "sched_getparam", _c_int, _c_int, ctypes.POINTER(sched_param))
+_sched_setscheduler: Callable[[int, int, CArg], int] = _proto(
+    "sched_setscheduler", _c_int, _c_int, _c_int, ctypes.POINTER(sched_param))
+_capget: Callable[[int, int], int] = _proto(
+    "capget", _c_int, _c_void_p, _c_void_p)
 
 MAP_FAILED = ctypes.c_void_p(-1).value
 
