@@ -1,5 +1,5 @@
-"""The field annotations of every ctypes structure in pyxsk.uapi and pyxsk._libc:
-``name: Field[ctype, value]`` names exactly the fields
+"""The field annotations of every ctypes structure in pyxsk.uapi, pyxsk._libc and
+pyxsk.net.netlink: ``name: Field[ctype, value]`` names exactly the fields
 ``_fields_`` declares (and the members of ``_anonymous_`` unions), with the
 same C type, and says what reading the field gives.  The type checker sees
 only the annotations and ctypes only ``_fields_``: they must not drift apart."""
@@ -14,7 +14,7 @@ import pytest
 import pyxsk.uapi
 
 MODULES = ["pyxsk.uapi." + m.name for m in pkgutil.iter_modules(pyxsk.uapi.__path__)] + [
-    "pyxsk._libc"]
+    "pyxsk._libc", "pyxsk.net.netlink"]
 
 _INTS = (ctypes.c_int8, ctypes.c_int16, ctypes.c_int32, ctypes.c_int64, ctypes.c_uint8,
          ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64, ctypes.c_int, ctypes.c_uint,
