@@ -95,12 +95,17 @@ def unique_name(tag):
     return name
 
 
-def _pair_of(value, what):
+def _pair_of(value, what, kind):
+    """(a, b) as ``kind`` (IPv4Interface or IPv6Interface), or (None, None)."""
     if value is None:
         return None, None
     if len(value) != 2:
         raise ValueError("%s wants two addresses (end a, end b), got %r" % (what, value))
-    return tuple(ipaddress.ip_interface(v) for v in value)
+    a, b = (ipaddress.ip_interface(v) for v in value)
+    if not isinstance(a, kind) or not isinstance(b, kind):
+        raise ValueError("%s wants two %s addresses, got %r"
+                         % (what, kind.__name__[:-len("Interface")], value))
+    return a, b
 
 
 def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
@@ -216,7 +221,8 @@ def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6
     peer's addresses.  Everything is removed on exit, also when the body
     raised; :class:`CleanupError` if anything could not be.
     """
-    v4, v6 = _pair_of(ipv4, "ipv4"), _pair_of(ipv6, "ipv6")
+    v4 = _pair_of(ipv4, "ipv4", ipaddress.IPv4Interface)
+    v6 = _pair_of(ipv6, "ipv6", ipaddress.IPv6Interface)
     namespaces = (unique_name("na"), unique_name("nb"))
     names = (unique_name("va"), unique_name("vb"))
     created = {"netns": [], "links": []}
