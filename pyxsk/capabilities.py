@@ -14,43 +14,49 @@ holding "all" capabilities of its own user namespace nothing is missing here
 while the kernel still refuses; the hint then says that.
 """
 
+from __future__ import annotations
+
+from typing import Dict, FrozenSet, Iterable, List, Optional, Sequence
+
 from . import _libc
 from .uapi import capability as _cap
 
 __all__ = ["NAMES", "ELSEWHERE", "effective", "missing", "hint"]
 
 # capability number -> its name, for the capabilities pyxsk's calls need
-NAMES = {number: name for name, number in vars(_cap).items() if name.startswith("CAP_")}
+NAMES: Dict[int, str] = {number: name for name, number in vars(_cap).items()
+                         if name.startswith("CAP_")}
 _NUMBERS = {name: number for number, name in NAMES.items()}
 # capabilities younger than the calls that check them: older kernels want
 # the alternative (CAP_SYS_ADMIN for bpf(2)) instead
 _INTRODUCED = {"CAP_BPF": "5.8", "CAP_PERFMON": "5.8"}
 
 
-def _effective_mask():
+def _effective_mask() -> int:
     """The calling thread's effective set as one 64-bit mask (capget(2)
     version 3 returns it in two 32-bit halves)."""
     header = _cap.user_cap_header(_cap._LINUX_CAPABILITY_VERSION_3, 0)
     data = (_cap.user_cap_data * _cap._LINUX_CAPABILITY_U32S_3)()
     _libc.capget(header, data, call="capget(calling thread)")
-    return sum(half.effective << (32 * i) for i, half in enumerate(data))
+    mask: int = sum(half.effective << (32 * i) for i, half in enumerate(data))
+    return mask
 
 
-def effective():
+def effective() -> FrozenSet[str]:
     """The names (``"CAP_BPF"``, ...) in :data:`NAMES` that the calling
     thread holds in its effective set: the ones the kernel checks."""
     mask = _effective_mask()
     return frozenset(name for number, name in NAMES.items() if mask >> number & 1)
 
 
-def _check_names(names):
+def _check_names(names: Iterable[str]) -> None:
     unknown = [name for name in names if name not in _NUMBERS]
     if unknown:
         raise ValueError("unknown capabilities %s (pyxsk knows %s)"
                          % (", ".join(unknown), ", ".join(sorted(_NUMBERS))))
 
 
-def missing(needed, alternative=None):
+def missing(needed: Sequence[str], alternative: Optional[str] = None) -> List[str]:
     """Those of ``needed`` (names) the calling thread lacks, in the order
     given; none if it holds ``alternative``, a capability the kernel takes
     instead of all of them (CAP_SYS_ADMIN does for bpf(2))."""
@@ -66,7 +72,8 @@ ELSEWHERE = (", which this process holds in its own user namespace: the kernel c
              "another one (as in a container), or a security module refused")
 
 
-def hint(what, needed, alternative=None, held=ELSEWHERE):
+def hint(what: str, needed: Sequence[str], alternative: Optional[str] = None,
+         held: str = ELSEWHERE) -> str:
     """The hint for an EPERM from a call that needs ``needed``: "``what``
     needs CAP_A and CAP_B (or ``alternative``); this process lacks CAP_B",
     or, when nothing is missing, that text followed by ``held``."""

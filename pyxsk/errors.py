@@ -11,8 +11,11 @@ Two families, as the standard library does it:
   carry the call that failed and, where pyxsk knows it, the likely cause.
 """
 
+from __future__ import annotations
+
 import errno as _errno
 import os
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar, cast, overload
 
 __all__ = [
     "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
@@ -60,12 +63,17 @@ class SyscallError(OSError):
     usually causes this errno for this call, or is None.
     """
 
-    def __init__(self, err, strerror=None, call="", hint=None):
+    errno: int              # always set: every constructor takes the errno first
+    call: str
+    hint: Optional[str]
+
+    def __init__(self, err: int, strerror: Optional[str] = None, call: str = "",
+                 hint: Optional[str] = None) -> None:
         super().__init__(err, strerror if strerror is not None else os.strerror(err))
         self.call = call
         self.hint = hint
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = "%s failed: [Errno %d %s] %s" % (
             self.call or "system call", self.errno,
             _errno.errorcode.get(self.errno, "?"), self.strerror)
@@ -77,11 +85,14 @@ class SyscallError(OSError):
 class VerifierError(SyscallError):
     """BPF_PROG_LOAD refused a program; ``log`` holds the verifier's words."""
 
-    def __init__(self, err, strerror=None, call="", hint=None, log=""):
+    log: str
+
+    def __init__(self, err: int, strerror: Optional[str] = None, call: str = "",
+                 hint: Optional[str] = None, log: str = "") -> None:
         super().__init__(err, strerror, call, hint)
         self.log = log
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = super().__str__()
         if self.log:
             text += "\nverifier log:\n" + self.log.rstrip()
@@ -96,12 +107,17 @@ class NetlinkError(SyscallError):
     kernel sent them; otherwise None.
     """
 
-    def __init__(self, err, strerror=None, call="", hint=None, message=None, offset=None):
+    message: Optional[str]
+    offset: Optional[int]
+
+    def __init__(self, err: int, strerror: Optional[str] = None, call: str = "",
+                 hint: Optional[str] = None, message: Optional[str] = None,
+                 offset: Optional[int] = None) -> None:
         super().__init__(err, strerror, call, hint)
         self.message = message
         self.offset = offset
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = super().__str__()
         if self.message:
             text += ": kernel says %r" % self.message
@@ -119,11 +135,14 @@ class InterfaceGoneError(SyscallError):
     from every blocking or looping call.  ``interface`` names the device.
     """
 
-    def __init__(self, err, strerror=None, call="", hint=None, interface=None):
+    interface: Optional[str]
+
+    def __init__(self, err: int, strerror: Optional[str] = None, call: str = "",
+                 hint: Optional[str] = None, interface: Optional[str] = None) -> None:
         super().__init__(err, strerror, call, hint)
         self.interface = interface
 
-    def __str__(self):
+    def __str__(self) -> str:
         text = "interface %s is gone: it was deleted under the socket" % (
             self.interface if self.interface is not None else "?")
         if self.call:
@@ -131,10 +150,12 @@ class InterfaceGoneError(SyscallError):
         return text
 
 
-_mixed_classes = {}
+_E = TypeVar("_E", bound=SyscallError)
+
+_mixed_classes: Dict[Tuple[Type[SyscallError], Type[OSError]], Type[SyscallError]] = {}
 
 
-def _with_builtin(base, err):
+def _with_builtin(base: Type[_E], err: int) -> Type[_E]:
     """``base`` mixed with the OSError subclass Python picks for ``err``."""
     builtin = type(OSError(err, ""))
     if builtin is OSError:
@@ -145,10 +166,29 @@ def _with_builtin(base, err):
         name = "%s(%s)" % (base.__name__, builtin.__name__)
         cls = type(name, (base, builtin), {"__module__": __name__, "__qualname__": name})
         _mixed_classes[key] = cls
-    return cls
+    # cast: the class stored under (base, ...) is a subclass of base
+    return cast(Type[_E], cls)
 
 
-def syscall_error(err, call, hint=None, cls=SyscallError, **extra):
+@overload
+def syscall_error(err: int, call: str, hint: Optional[str] = None) -> SyscallError: ...
+@overload
+def syscall_error(err: int, call: str, hint: Optional[str] = None, *,
+                  cls: Type[VerifierError], log: str = ...) -> VerifierError: ...
+@overload
+def syscall_error(err: int, call: str, hint: Optional[str] = None, *,
+                  cls: Type[NetlinkError], message: Optional[str] = ...,
+                  offset: Optional[int] = ...) -> NetlinkError: ...
+@overload
+def syscall_error(err: int, call: str, hint: Optional[str] = None, *,
+                  cls: Type[InterfaceGoneError], interface: Optional[str] = ...
+                  ) -> InterfaceGoneError: ...
+@overload
+def syscall_error(err: int, call: str, hint: Optional[str] = None, *, cls: Type[_E]) -> _E: ...
+
+
+def syscall_error(err: int, call: str, hint: Optional[str] = None,
+                  cls: Type[SyscallError] = SyscallError, **extra: Any) -> SyscallError:
     """Build the exception for a failed call: ``cls`` plus the builtin subclass.
 
     ``syscall_error(errno.EPERM, "bpf(BPF_PROG_LOAD)")`` is both a

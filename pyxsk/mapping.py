@@ -9,14 +9,20 @@ that no view into the memory is still alive before it unmaps, and refuses
 that would crash the interpreter.
 """
 
+from __future__ import annotations
+
 import ctypes
 import errno
 import sys
+from typing import Optional, Type, TypeVar
 
 from . import _libc
 
 # CPython counts references exactly; elsewhere the guard cannot be applied.
 _CAN_COUNT_VIEWS = sys.implementation.name == "cpython"
+
+
+_M = TypeVar("_M", bound="Mapping")
 
 
 class Mapping:
@@ -29,7 +35,13 @@ class Mapping:
 
     __slots__ = ("addr", "length", "view", "_array", "_what")
 
-    def __init__(self, addr, length, what):
+    addr: int
+    length: int
+    view: memoryview
+    _array: Optional[ctypes.Array[ctypes.c_ubyte]]
+    _what: str
+
+    def __init__(self, addr: int, length: int, what: str) -> None:
         self.addr = addr
         self.length = length
         self._what = what
@@ -37,7 +49,7 @@ class Mapping:
         self.view = memoryview(self._array).cast("B")
 
     @classmethod
-    def anonymous(cls, length, flags=0, what="anonymous memory"):
+    def anonymous(cls: Type[_M], length: int, flags: int = 0, what: str = "anonymous memory") -> _M:
         """Private anonymous memory, page aligned (mmap returns page-aligned addresses)."""
         hints = {errno.ENOMEM: "not enough free huge pages: reserve them first "
                                "(echo N > /proc/sys/vm/nr_hugepages)"} \
@@ -48,7 +60,8 @@ class Mapping:
         return cls(addr, length, what)
 
     @classmethod
-    def of_fd(cls, fd, length, pgoff, what, hints=None):
+    def of_fd(cls: Type[_M], fd: int, length: int, pgoff: int, what: str,
+              hints: Optional[_libc.Hints] = None) -> _M:
         """A shared mapping of ``fd`` at offset ``pgoff`` (populated at once)."""
         addr = _libc.mmap(length, _libc.PROT_READ | _libc.PROT_WRITE,
                           _libc.MAP_SHARED | _libc.MAP_POPULATE, fd, pgoff,
@@ -56,10 +69,10 @@ class Mapping:
         return cls(addr, length, what)
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._array is None
 
-    def views_alive(self):
+    def views_alive(self) -> bool:
         """True while some memoryview into this memory is still alive."""
         if self._array is None or not _CAN_COUNT_VIEWS:
             return False
@@ -67,7 +80,7 @@ class Mapping:
         # export holds the third
         return sys.getrefcount(self._array) > 2
 
-    def close(self):
+    def close(self) -> None:
         """Unmap.  Idempotent.  BufferError if a view into the memory is alive."""
         if self._array is None:
             return
@@ -79,6 +92,6 @@ class Mapping:
         self._array = None
         _libc.munmap(self.addr, self.length, call="munmap(%s)" % self._what)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self._array is None else "0x%x" % self.addr
         return "<Mapping %s %d bytes %s>" % (self._what, self.length, state)

@@ -25,6 +25,8 @@ this module as a plugin, so
 (CAP_SYS_ADMIN and CAP_NET_ADMIN); the fixtures skip the test elsewhere.
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import ipaddress
@@ -32,11 +34,36 @@ import itertools
 import os
 import sys
 import time
-from typing import NamedTuple, Optional
+from typing import (TYPE_CHECKING, Any, Callable, Iterator, List, NamedTuple, Optional, Sequence,
+                    Tuple, Type, TypeVar, Union)
 
 from .net import link as _link
 from .net import netns as _netns
 from .uapi import if_ as _if
+
+if TYPE_CHECKING:
+    from typing import NoReturn, Protocol, TypedDict
+
+    _F = TypeVar("_F", bound=Callable[..., Any])
+
+    class _Pytest(Protocol):
+        """What the fixtures use of the pytest module (never imported here)."""
+        def fixture(self, func: _F) -> _F: ...
+        def skip(self, reason: str) -> NoReturn: ...
+
+    class _PluginManager(Protocol):
+        def has_plugin(self, name: str) -> bool: ...
+        def register(self, plugin: object, name: str) -> object: ...
+
+    class _Config(Protocol):
+        """What pytest_configure uses of pytest's Config."""
+        @property
+        def pluginmanager(self) -> _PluginManager: ...
+
+    class _Created(TypedDict):
+        """What a pair's setup has made so far, for its teardown to remove."""
+        netns: List[str]
+        links: List[Tuple[Optional[str], str]]
 
 __all__ = [
     "VethEnd", "VethPair", "CleanupError", "temporary_veth_pair", "unique_name",
@@ -60,21 +87,28 @@ _IFNAME_MAX = 15
 _PID_MODULUS = 100000        # keeps names short; the counter keeps them unique
 _counter = itertools.count(1)
 
+_I = TypeVar("_I", ipaddress.IPv4Interface, ipaddress.IPv6Interface)
+# the (end a, end b) addresses with their prefix, as text or ipaddress interfaces
+_Addresses = Sequence[Union[str, ipaddress.IPv4Interface, ipaddress.IPv6Interface]]
+
 
 class CleanupError(RuntimeError):
     """Something a helper made could not be removed, or is still there after."""
 
 
-class VethEnd(NamedTuple):
+# The fields go through NamedTuple's functional form: one named ``index``
+# hides tuple.index(), which the class form would declare as an override.
+class VethEnd(NamedTuple("VethEnd", [
+        ("netns", str),
+        ("name", str),
+        ("index", int),
+        ("mac", str),
+        ("ipv4", Optional[ipaddress.IPv4Interface]),
+        ("ipv6", Optional[ipaddress.IPv6Interface])])):
     """One end of a :class:`VethPair`: its namespace (name, for ``netns=``
     and ``ip -n``), interface name, index, MAC, and addresses
     (``ipaddress`` interfaces, or None)."""
-    netns: str
-    name: str
-    index: int
-    mac: str
-    ipv4: Optional[ipaddress.IPv4Interface]
-    ipv6: Optional[ipaddress.IPv6Interface]
+    __slots__ = ()
 
 
 class VethPair(NamedTuple):
@@ -86,7 +120,7 @@ class VethPair(NamedTuple):
     mtu: int
 
 
-def unique_name(tag):
+def unique_name(tag: str) -> str:
     """A name no other test, worker or run uses at the same time: "pxt",
     the pid, ``tag``, a counter; short enough for an interface (15 bytes)."""
     name = "pxt%d%s%d" % (os.getpid() % _PID_MODULUS, tag, next(_counter))
@@ -95,15 +129,32 @@ def unique_name(tag):
     return name
 
 
-def _pair_of(value, what):
+def _pair_of(value: Optional[_Addresses], what: str,
+             kind: Type[_I]) -> Tuple[Optional[_I], Optional[_I]]:
+    """(a, b) as ``kind`` (IPv4Interface or IPv6Interface), or (None, None)."""
     if value is None:
         return None, None
     if len(value) != 2:
         raise ValueError("%s wants two addresses (end a, end b), got %r" % (what, value))
-    return tuple(ipaddress.ip_interface(v) for v in value)
+    a, b = (ipaddress.ip_interface(v) for v in value)
+    if not isinstance(a, kind) or not isinstance(b, kind):
+        raise ValueError("%s wants two %s addresses, got %r"
+                         % (what, kind.__name__[:-len("Interface")], value))
+    return a, b
 
 
-def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
+def _mac(end: _link.Link) -> str:
+    """A veth end's MAC address (the kernel gives every veth one)."""
+    if end.mac is None:
+        raise RuntimeError("veth %s has no MAC address" % end.name)
+    return end.mac
+
+
+def _build(namespaces: Tuple[str, str], names: Tuple[str, str], created: _Created, queues: int,
+           mtu: Optional[int],
+           ipv4: Tuple[Optional[ipaddress.IPv4Interface], Optional[ipaddress.IPv4Interface]],
+           ipv6: Tuple[Optional[ipaddress.IPv6Interface], Optional[ipaddress.IPv6Interface]],
+           up: bool, neighbours: bool) -> VethPair:
     ns_a, ns_b = namespaces
     for ns in namespaces:
         _netns.create(ns)
@@ -124,17 +175,17 @@ def _build(namespaces, names, created, queues, mtu, ipv4, ipv6, up, neighbours):
         for (ns, end, _v4, _v6), (_ns, other, v4, v6) in zip(ends, reversed(ends)):
             for address in (v4, v6):
                 if address is not None:
-                    _link.add_neighbour(end.index, address.ip, other.mac, netns=ns)
+                    _link.add_neighbour(end.index, address.ip, _mac(other), netns=ns)
     pair = VethPair(
-        a=VethEnd(ns_a, end_a.name, end_a.index, end_a.mac, ipv4[0], ipv6[0]),
-        b=VethEnd(ns_b, end_b.name, end_b.index, end_b.mac, ipv4[1], ipv6[1]),
+        a=VethEnd(ns_a, end_a.name, end_a.index, _mac(end_a), ipv4[0], ipv6[0]),
+        b=VethEnd(ns_b, end_b.name, end_b.index, _mac(end_b), ipv4[1], ipv6[1]),
         queues=queues, mtu=end_a.mtu)
     if up:
         _wait_until_usable(pair)
     return pair
 
 
-def _not_usable(pair):
+def _not_usable(pair: VethPair) -> List[str]:
     """What still keeps traffic from flowing, in words; empty when nothing does."""
     waiting = []
     for end in (pair.a, pair.b):
@@ -147,7 +198,7 @@ def _not_usable(pair):
     return waiting
 
 
-def _wait_until_usable(pair):
+def _wait_until_usable(pair: VethPair) -> None:
     deadline = time.monotonic() + READY_TIMEOUT
     while True:
         waiting = _not_usable(pair)
@@ -158,7 +209,7 @@ def _wait_until_usable(pair):
         time.sleep(READY_POLL)
 
 
-def _ignore_missing(func, *args, **kwargs):
+def _ignore_missing(func: Callable[..., object], *args: object, **kwargs: object) -> None:
     """Run a removal; a thing already gone (ENODEV, ENOENT) is not an error."""
     try:
         func(*args, **kwargs)
@@ -167,7 +218,7 @@ def _ignore_missing(func, *args, **kwargs):
             raise
 
 
-def _teardown(created, names):
+def _teardown(created: _Created, names: Tuple[str, str]) -> None:
     """Delete what ``created`` lists, then check nothing with our names is left."""
     problems = []
     root_names = {link.name for link in _link.links()}
@@ -203,8 +254,10 @@ def _teardown(created, names):
 
 
 @contextlib.contextmanager
-def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6, up=True,
-                        neighbours=True):
+def temporary_veth_pair(queues: int = 1, mtu: Optional[int] = None,
+                        ipv4: Optional[_Addresses] = DEFAULT_IPV4,
+                        ipv6: Optional[_Addresses] = DEFAULT_IPV6, up: bool = True,
+                        neighbours: bool = True) -> Iterator[VethPair]:
     """Yield a :class:`VethPair`: two new namespaces, one veth end in each.
 
     ``queues``: tx and rx queues on both ends (native XDP on a veth needs rx
@@ -216,10 +269,11 @@ def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6
     peer's addresses.  Everything is removed on exit, also when the body
     raised; :class:`CleanupError` if anything could not be.
     """
-    v4, v6 = _pair_of(ipv4, "ipv4"), _pair_of(ipv6, "ipv6")
+    v4 = _pair_of(ipv4, "ipv4", ipaddress.IPv4Interface)
+    v6 = _pair_of(ipv6, "ipv6", ipaddress.IPv6Interface)
     namespaces = (unique_name("na"), unique_name("nb"))
     names = (unique_name("va"), unique_name("vb"))
-    created = {"netns": [], "links": []}
+    created: _Created = {"netns": [], "links": []}
     try:
         yield _build(namespaces, names, created, queues, mtu, v4, v6, up, neighbours)
     finally:
@@ -228,37 +282,37 @@ def temporary_veth_pair(queues=1, mtu=None, ipv4=DEFAULT_IPV4, ipv6=DEFAULT_IPV6
 
 # -- pytest plugin ------------------------------------------------------------
 
-def _require_root(pytest):
+def _require_root(pytest: _Pytest) -> None:
     if os.geteuid() != 0:
         pytest.skip("veth pairs in network namespaces need root (CAP_SYS_ADMIN, CAP_NET_ADMIN)")
 
 
-def _fixture_plugin(pytest):
+def _fixture_plugin(pytest: _Pytest) -> object:
     """The fixtures, built once pytest is there to decorate them."""
 
     class Fixtures:
         @pytest.fixture
-        def veth_pair(self):
+        def veth_pair(self) -> Iterator[VethPair]:
             """A :class:`VethPair` with the defaults of :func:`temporary_veth_pair`."""
             _require_root(pytest)
             with temporary_veth_pair() as pair:
                 yield pair
 
         @pytest.fixture
-        def make_veth_pair(self):
+        def make_veth_pair(self) -> Iterator[Callable[..., VethPair]]:
             """A factory: ``make_veth_pair(**options)`` returns a new
             :class:`VethPair` (options of :func:`temporary_veth_pair`); all of
             them are removed after the test."""
             _require_root(pytest)
             with contextlib.ExitStack() as stack:
-                def make(**options):
+                def make(**options: Any) -> VethPair:     # temporary_veth_pair's options
                     return stack.enter_context(temporary_veth_pair(**options))
                 yield make
 
     return Fixtures()
 
 
-def pytest_configure(config):
+def pytest_configure(config: _Config) -> None:
     """Hook: register the fixtures when pytest loads this module as a
     plugin (``pytest_plugins = ["pyxsk.testing"]`` or ``-p pyxsk.testing``).
     Only pytest calls this, so pytest is loaded already: the package itself

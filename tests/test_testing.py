@@ -154,6 +154,12 @@ def test_invalid_options_are_refused_before_anything_is_made(testing):
     with pytest.raises(ValueError, match="two addresses"):
         with testing.temporary_veth_pair(ipv4=("10.0.0.1/24",)):
             pass
+    with pytest.raises(ValueError, match="two IPv4 addresses"):
+        with testing.temporary_veth_pair(ipv4=("fd00::1/64", "fd00::2/64")):
+            pass
+    with pytest.raises(ValueError, match="two IPv6 addresses"):
+        with testing.temporary_veth_pair(ipv6=("fd00::1/64", "10.0.0.2/24")):
+            pass
     assert netns.names() == before
 
 

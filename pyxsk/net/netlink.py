@@ -20,6 +20,8 @@ a :class:`~pyxsk.errors.NetlinkError` carrying the errno and the kernel's
 extended-ack text.  Every wait is bounded by a timeout.
 """
 
+from __future__ import annotations
+
 import ctypes
 import errno
 import ipaddress
@@ -27,7 +29,8 @@ import os
 import struct
 import time
 import warnings
-from typing import NamedTuple
+from typing import (TYPE_CHECKING, Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple,
+                    Type, TypeVar, Union, cast)
 
 from .. import _libc, capabilities
 from . import netns as _netns
@@ -38,8 +41,11 @@ from ..uapi import neighbour as _nd
 from ..uapi import netlink as _nl
 from ..uapi import rtnetlink as _rt
 
+if TYPE_CHECKING:
+    from ..uapi import Field
+
 __all__ = [
-    "NetlinkSocket", "Message", "Attr",
+    "NetlinkSocket", "Message", "Attr", "AttrValue", "Attrs", "Fields", "IPAddress",
     "attr", "nest", "attr_u8", "attr_u16", "attr_u32", "attr_s32", "attr_u64", "attr_str",
     "message", "decode_messages", "decode_attrs", "raise_for_error",
     "u8", "u16", "u32", "s32", "u64", "string", "raw", "ip_address",
@@ -62,26 +68,38 @@ DEFAULT_HINTS = {
 }
 
 
-def nlmsg_align(length):
+# What decoding gives.  A payload reader returns an int, a str, bytes or an
+# address; a nest decodes to an Attrs dict (unknown types under their number),
+# a repeated type to a list, a structure to a Fields dict of its fields.
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
+AttrValue = Union[int, str, bytes, ipaddress.IPv4Address, ipaddress.IPv6Address,
+                  List["AttrValue"], "Fields", "Attrs"]
+Fields = Dict[str, AttrValue]
+Attrs = Dict[Union[str, int], AttrValue]
+
+_S = TypeVar("_S", bound="NetlinkSocket")
+
+
+def nlmsg_align(length: int) -> int:
     """NLMSG_ALIGN: messages start on 4-byte boundaries."""
     return (length + _nl.NLMSG_ALIGNTO - 1) & ~(_nl.NLMSG_ALIGNTO - 1)
 
 
-def nla_align(length):
+def nla_align(length: int) -> int:
     """NLA_ALIGN: attributes start on 4-byte boundaries."""
     return (length + _nl.NLA_ALIGNTO - 1) & ~(_nl.NLA_ALIGNTO - 1)
 
 
 # -- encoding -----------------------------------------------------------------
 
-def _check_type(kind):
+def _check_type(kind: int) -> None:
     if not isinstance(kind, int) or isinstance(kind, bool):
         raise TypeError("attribute type must be an int, not %s" % type(kind).__name__)
     if not 0 <= kind <= _TYPE_MAX:
         raise ConfigError("attribute type %d does not fit in nla_type (u16)" % kind)
 
 
-def attr(kind, payload=b""):
+def attr(kind: int, payload: bytes = b"") -> bytes:
     """One attribute: ``nlattr`` (length = header + payload), payload, zero
     padding to NLA_ALIGNTO.  The kernel reads ``nla_len`` to find the payload
     and skips the padding to find the next attribute."""
@@ -93,14 +111,14 @@ def attr(kind, payload=b""):
     return bytes(_nl.nlattr(length, kind)) + payload + bytes(nla_align(length) - length)
 
 
-def nest(kind, *attrs):
+def nest(kind: int, *attrs: bytes) -> bytes:
     """A nested attribute holding ``attrs``, flagged NLA_F_NESTED as the
     kernel's strict validation expects of nests."""
     return attr(kind | _nl.NLA_F_NESTED, b"".join(attrs))
 
 
-def _scalar_encoder(fmt, what):
-    def encode(kind, value):
+def _scalar_encoder(fmt: str, what: str) -> Callable[[int, int], bytes]:
+    def encode(kind: int, value: int) -> bytes:
         if not isinstance(value, int) or isinstance(value, bool):
             raise TypeError("attribute %d: %s value must be an int, not %s"
                             % (kind, what, type(value).__name__))
@@ -122,7 +140,7 @@ attr_s32 = _scalar_encoder("=i", "s32")
 attr_u64 = _scalar_encoder("=Q", "u64")
 
 
-def attr_str(kind, text):
+def attr_str(kind: int, text: Union[str, bytes]) -> bytes:
     """A NUL-terminated string attribute (NLA_NUL_STRING / NLA_STRING)."""
     data = os.fsencode(text)
     if b"\0" in data:
@@ -130,7 +148,8 @@ def attr_str(kind, text):
     return attr(kind, data + b"\0")
 
 
-def message(msg_type, flags=0, header=None, attrs=(), seq=0, pid=0):
+def message(msg_type: int, flags: int = 0, header: Optional[ctypes.Structure] = None,
+            attrs: Iterable[bytes] = (), seq: int = 0, pid: int = 0) -> bytes:
     """A whole message: ``nlmsghdr``, the family header (a ctypes structure
     such as ``ifinfomsg``, or None), padding to NLMSG_ALIGNTO, attributes.
 
@@ -145,13 +164,14 @@ def message(msg_type, flags=0, header=None, attrs=(), seq=0, pid=0):
 
 # -- decoding: payload readers ------------------------------------------------
 
-def _scalar_decoder(fmt, what):
+def _scalar_decoder(fmt: str, what: str) -> Callable[[bytes], int]:
     size = struct.calcsize(fmt)
 
-    def decode(payload):
+    def decode(payload: bytes) -> int:
         if len(payload) != size:
             raise NetlinkDecodeError("a %s attribute holds %d bytes, not %d" % (what, len(payload), size))
-        return struct.unpack(fmt, payload)[0]
+        value: int = struct.unpack(fmt, payload)[0]
+        return value
     decode.__name__ = what
     decode.__doc__ = "Read a %s payload (exactly %d bytes)." % (what, size)
     return decode
@@ -164,30 +184,31 @@ s32 = _scalar_decoder("=i", "s32")
 u64 = _scalar_decoder("=Q", "u64")
 
 
-def string(payload):
+def string(payload: bytes) -> str:
     """A string attribute: up to the first NUL; bytes that are not UTF-8
     survive as surrogates (as ``os.fsdecode`` does), so decoding never fails."""
     return bytes(payload).split(b"\0", 1)[0].decode("utf-8", "surrogateescape")
 
 
-def raw(payload):
+def raw(payload: bytes) -> bytes:
     return bytes(payload)
 
 
-def ip_address(payload):
+def ip_address(payload: bytes) -> IPAddress:
     """An IPv4 (4 bytes) or IPv6 (16 bytes) address."""
     if len(payload) not in (4, 16):
         raise NetlinkDecodeError("an IP address attribute holds %d bytes, not 4 or 16" % len(payload))
     return ipaddress.ip_address(bytes(payload))
 
 
-def struct_fields(cls, data, what=None):
+def struct_fields(cls: Type[ctypes.Structure], data: bytes,
+                  what: Optional[str] = None) -> Fields:
     """The fields of ctypes structure ``cls`` read from the start of ``data``, as a dict."""
     size = ctypes.sizeof(cls)
     if len(data) < size:
         raise NetlinkDecodeError("%s needs %d bytes, got %d" % (what or cls.__name__, size, len(data)))
     obj = cls.from_buffer_copy(bytes(data[:size]))
-    out = {}
+    out: Fields = {}
     for field in cls._fields_:
         value = getattr(obj, field[0])
         if isinstance(value, ctypes.Structure):
@@ -196,8 +217,8 @@ def struct_fields(cls, data, what=None):
     return out
 
 
-def _struct_decoder(cls):
-    def decode(payload):
+def _struct_decoder(cls: Type[ctypes.Structure]) -> Callable[[bytes], Fields]:
+    def decode(payload: bytes) -> Fields:
         if len(payload) != ctypes.sizeof(cls):
             raise NetlinkDecodeError("a %s attribute holds %d bytes, not %d"
                                      % (cls.__name__, len(payload), ctypes.sizeof(cls)))
@@ -213,11 +234,11 @@ class Attr(NamedTuple):
     either a payload reader (a function of bytes) or, for a nest, the table of
     the attributes inside.  ``many``: the type repeats, collect a list."""
     name: str
-    decode: object
+    decode: Union[Callable[[bytes], AttrValue], Dict[int, Attr]]
     many: bool = False
 
 
-XDP_ATTRS = {
+XDP_ATTRS: Dict[int, Attr] = {
     _ifla.IFLA_XDP_FD: Attr("fd", s32),
     _ifla.IFLA_XDP_ATTACHED: Attr("attached", u8),
     _ifla.IFLA_XDP_FLAGS: Attr("flags", u32),
@@ -228,7 +249,7 @@ XDP_ATTRS = {
     _ifla.IFLA_XDP_EXPECTED_FD: Attr("expected_fd", s32),
 }
 
-LINKINFO_ATTRS = {
+LINKINFO_ATTRS: Dict[int, Attr] = {
     _ifla.IFLA_INFO_KIND: Attr("kind", string),
     _ifla.IFLA_INFO_DATA: Attr("data", raw),    # its layout depends on the kind
     _ifla.IFLA_INFO_XSTATS: Attr("xstats", raw),
@@ -236,11 +257,11 @@ LINKINFO_ATTRS = {
     _ifla.IFLA_INFO_SLAVE_DATA: Attr("slave_data", raw),
 }
 
-PROP_LIST_ATTRS = {
+PROP_LIST_ATTRS: Dict[int, Attr] = {
     _ifla.IFLA_ALT_IFNAME: Attr("alt_ifname", string, many=True),
 }
 
-LINK_ATTRS = {
+LINK_ATTRS: Dict[int, Attr] = {
     _ifla.IFLA_ADDRESS: Attr("address", raw),
     _ifla.IFLA_BROADCAST: Attr("broadcast", raw),
     _ifla.IFLA_IFNAME: Attr("ifname", string),
@@ -295,7 +316,7 @@ LINK_ATTRS = {
     _ifla.IFLA_TAILROOM: Attr("tailroom", u16),
 }
 
-ADDR_ATTRS = {
+ADDR_ATTRS: Dict[int, Attr] = {
     _ifa.IFA_ADDRESS: Attr("address", ip_address),
     _ifa.IFA_LOCAL: Attr("local", ip_address),
     _ifa.IFA_LABEL: Attr("label", string),
@@ -309,7 +330,7 @@ ADDR_ATTRS = {
     _ifa.IFA_PROTO: Attr("proto", u8),
 }
 
-NEIGH_ATTRS = {
+NEIGH_ATTRS: Dict[int, Attr] = {
     _nd.NDA_DST: Attr("dst", ip_address),
     _nd.NDA_LLADDR: Attr("lladdr", raw),
     _nd.NDA_CACHEINFO: Attr("cacheinfo", raw),
@@ -321,7 +342,7 @@ NEIGH_ATTRS = {
     _nd.NDA_PROTOCOL: Attr("protocol", u8),
 }
 
-ROUTE_ATTRS = {
+ROUTE_ATTRS: Dict[int, Attr] = {
     _rt.RTA_DST: Attr("dst", ip_address),
     _rt.RTA_SRC: Attr("src", ip_address),
     _rt.RTA_IIF: Attr("iif", u32),
@@ -336,7 +357,7 @@ ROUTE_ATTRS = {
     _rt.RTA_UID: Attr("uid", u32),
 }
 
-ERROR_ATTRS = {
+ERROR_ATTRS: Dict[int, Attr] = {
     _nl.NLMSGERR_ATTR_MSG: Attr("msg", string),
     _nl.NLMSGERR_ATTR_OFFS: Attr("offs", u32),
     _nl.NLMSGERR_ATTR_COOKIE: Attr("cookie", raw),
@@ -350,14 +371,14 @@ _LINK = (_rt.ifinfomsg, LINK_ATTRS)
 _ADDR = (_ifa.ifaddrmsg, ADDR_ATTRS)
 _NEIGH = (_nd.ndmsg, NEIGH_ATTRS)
 _ROUTE = (_rt.rtmsg, ROUTE_ATTRS)
-MESSAGE_LAYOUTS = {
+MESSAGE_LAYOUTS: Dict[int, Tuple[Type[ctypes.Structure], Dict[int, Attr]]] = {
     _rt.RTM_NEWLINK: _LINK, _rt.RTM_DELLINK: _LINK, _rt.RTM_GETLINK: _LINK, _rt.RTM_SETLINK: _LINK,
     _rt.RTM_NEWADDR: _ADDR, _rt.RTM_DELADDR: _ADDR, _rt.RTM_GETADDR: _ADDR,
     _rt.RTM_NEWNEIGH: _NEIGH, _rt.RTM_DELNEIGH: _NEIGH, _rt.RTM_GETNEIGH: _NEIGH,
     _rt.RTM_NEWROUTE: _ROUTE, _rt.RTM_DELROUTE: _ROUTE, _rt.RTM_GETROUTE: _ROUTE,
 }
 
-MESSAGE_NAMES = {
+MESSAGE_NAMES: Dict[int, str] = {
     _nl.NLMSG_NOOP: "NLMSG_NOOP", _nl.NLMSG_ERROR: "NLMSG_ERROR",
     _nl.NLMSG_DONE: "NLMSG_DONE", _nl.NLMSG_OVERRUN: "NLMSG_OVERRUN",
     _rt.RTM_NEWLINK: "RTM_NEWLINK", _rt.RTM_DELLINK: "RTM_DELLINK",
@@ -369,7 +390,7 @@ MESSAGE_NAMES = {
 }
 
 
-def decode_attrs(data, table):
+def decode_attrs(data: bytes, table: Dict[int, Attr]) -> Attrs:
     """Walk the attributes in ``data`` into a dict, by ``table``.
 
     Known types get the table's name and decoded value (a list for ``many``
@@ -377,7 +398,7 @@ def decode_attrs(data, table):
     The NLA_F_NESTED and NLA_F_NET_BYTEORDER bits are not part of the type.
     """
     data = bytes(data)
-    out = {}
+    out: Attrs = {}
     pos = 0
     while pos < len(data):
         left = len(data) - pos
@@ -396,7 +417,11 @@ def decode_attrs(data, table):
             value = decode_attrs(payload, spec.decode) if isinstance(spec.decode, dict) \
                 else spec.decode(payload)
             if spec.many:
-                out.setdefault(spec.name, []).append(value)
+                listed = out.get(spec.name)
+                if isinstance(listed, list):
+                    listed.append(value)
+                else:                           # the first of its type
+                    out[spec.name] = [value]
             else:
                 out[spec.name] = value
         pos += nla_align(head.nla_len)
@@ -415,22 +440,23 @@ class Message(NamedTuple):
     flags: int
     seq: int
     pid: int
-    header: object
-    attrs: dict
+    header: Union[Fields, bytes]
+    attrs: Attrs
 
     @property
-    def type_name(self):
+    def type_name(self) -> str:
         return MESSAGE_NAMES.get(self.type, str(self.type))
 
 
-def _decode_error(flags, payload):
+def _decode_error(flags: int, payload: bytes) -> Tuple[Fields, Attrs]:
     """NLMSG_ERROR: nlmsgerr, then the echoed request unless NLM_F_CAPPED,
     then the extended-ack attributes if NLM_F_ACK_TLVS."""
     header = struct_fields(_nl.nlmsgerr, payload, "NLMSG_ERROR payload")
     if flags & _nl.NLM_F_CAPPED:
         tlv_at = ctypes.sizeof(_nl.nlmsgerr)
     else:
-        echoed = header["msg"]["nlmsg_len"]
+        # cast: nlmsgerr's msg is a nested nlmsghdr, whose fields are ints
+        echoed = cast(int, cast(Fields, header["msg"])["nlmsg_len"])
         echo_at = _nl.nlmsgerr.msg.offset
         if not _nl.NLMSG_HDRLEN <= echoed <= len(payload) - echo_at:
             raise NetlinkDecodeError("NLMSG_ERROR echoes a request of %d bytes in %d"
@@ -443,9 +469,10 @@ def _decode_error(flags, payload):
 class _done_payload(ctypes.Structure):
     """NLMSG_DONE carries the dump's final error as a bare int."""
     _fields_ = [("error", ctypes.c_int)]
+    error: Field[ctypes.c_int, int]
 
 
-def _decode_done(flags, payload):
+def _decode_done(flags: int, payload: bytes) -> Tuple[Fields, Attrs]:
     """NLMSG_DONE: an int error (negative if the dump failed midway), then
     extended-ack attributes if NLM_F_ACK_TLVS.  Some families send nothing."""
     if not payload:
@@ -456,8 +483,10 @@ def _decode_done(flags, payload):
     return header, attrs
 
 
-def _decode_one(head, payload):
+def _decode_one(head: _nl.nlmsghdr, payload: bytes) -> Message:
     flags = head.nlmsg_flags
+    header: Union[Fields, bytes]
+    attrs: Attrs
     if head.nlmsg_type == _nl.NLMSG_ERROR:
         header, attrs = _decode_error(flags, payload)
     elif head.nlmsg_type == _nl.NLMSG_DONE:
@@ -471,10 +500,10 @@ def _decode_one(head, payload):
     return Message(head.nlmsg_type, flags, head.nlmsg_seq, head.nlmsg_pid, header, attrs)
 
 
-def decode_messages(data):
+def decode_messages(data: bytes) -> List[Message]:
     """Every message in a datagram, in order, as :class:`Message` tuples."""
     data = bytes(data)
-    out = []
+    out: List[Message] = []
     pos = 0
     while pos < len(data):
         left = len(data) - pos
@@ -489,7 +518,7 @@ def decode_messages(data):
     return out
 
 
-def _permission_hint():
+def _permission_hint() -> str:
     """The hint for an rtnetlink request refused with EPERM.  Reading needs
     nothing; every change (links, addresses, routes, XDP programs) needs
     CAP_NET_ADMIN in the user namespace that owns the network namespace."""
@@ -497,7 +526,7 @@ def _permission_hint():
                              ("CAP_NET_ADMIN",))
 
 
-def raise_for_error(msg, call, hints=None):
+def raise_for_error(msg: Message, call: str, hints: Optional[_libc.Hints] = None) -> None:
     """Return if ``msg`` (NLMSG_ERROR or NLMSG_DONE) reports success;
     otherwise raise the :class:`~pyxsk.errors.NetlinkError` it describes.
 
@@ -505,7 +534,8 @@ def raise_for_error(msg, call, hints=None):
     errno to the likely cause for this call, on top of :data:`DEFAULT_HINTS`;
     EPERM names CAP_NET_ADMIN and says whether this process lacks it.
     """
-    error = msg.header["error"]
+    # cast: NLMSG_ERROR and NLMSG_DONE decode to {"error": int, ...}
+    error = cast(int, cast(Fields, msg.header)["error"])
     if error >= 0:
         return
     err = -error
@@ -514,13 +544,15 @@ def raise_for_error(msg, call, hints=None):
         hint = _permission_hint()
     if hint is None:
         hint = DEFAULT_HINTS.get(err)
+    # cast: ERROR_ATTRS reads "msg" as a string and "offs" as a u32
     raise syscall_error(err, call, hint, cls=NetlinkError,
-                        message=msg.attrs.get("msg"), offset=msg.attrs.get("offs"))
+                        message=cast(Optional[str], msg.attrs.get("msg")),
+                        offset=cast(Optional[int], msg.attrs.get("offs")))
 
 
 # -- the socket ---------------------------------------------------------------
 
-def _set_option(fd, option, name, required=True):
+def _set_option(fd: int, option: int, name: str, required: bool = True) -> None:
     try:
         _libc.setsockopt_int(fd, _nl.SOL_NETLINK, option, 1, call="setsockopt(SOL_NETLINK, %s)" % name)
     except OSError as e:
@@ -528,7 +560,7 @@ def _set_option(fd, option, name, required=True):
             raise
 
 
-def _open_socket():
+def _open_socket() -> int:
     fd = _libc.socket(_libc.AF_NETLINK, _libc.SOCK_RAW, _nl.NETLINK_ROUTE,
                       call="socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)")
     try:
@@ -550,7 +582,14 @@ class NetlinkSocket:
     Use it as a context manager, or call :meth:`close` (idempotent).
     """
 
-    def __init__(self, netns=None, timeout=DEFAULT_TIMEOUT):
+    _fd: int
+    netns: Optional[_netns.Netns]
+    timeout: float
+    _seq: int
+    _buf: ctypes.Array[ctypes.c_char]
+
+    def __init__(self, netns: Optional[_netns.Netns] = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         self._fd = _CLOSED
         self.netns = netns
         self.timeout = timeout
@@ -566,36 +605,36 @@ class NetlinkSocket:
     # -- lifetime
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._fd < 0
 
     @property
-    def buffer_size(self):
+    def buffer_size(self) -> int:
         """Bytes the receive buffer holds now; it grows to fit the largest datagram seen."""
         return len(self._buf)
 
-    def fileno(self):
+    def fileno(self) -> int:
         if self._fd < 0:
             raise ValueError("I/O operation on a closed NetlinkSocket")
         return self._fd
 
-    def close(self):
+    def close(self) -> None:
         fd, self._fd = self._fd, _CLOSED
         if fd >= 0:
             _libc.close(fd, call="close(netlink socket)")
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_fd", _CLOSED) >= 0:       # __init__ may have failed before it was set
             warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
             self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._fd < 0:
             return "<NetlinkSocket [closed]>"
         where = "" if self.netns is None else " netns=%r" % (self.netns,)
@@ -603,7 +642,8 @@ class NetlinkSocket:
 
     # -- requests
 
-    def request(self, msg, call, hints=None, timeout=None):
+    def request(self, msg: bytes, call: str, hints: Optional[_libc.Hints] = None,
+                timeout: Optional[float] = None) -> List[Message]:
         """Send ``msg`` (bytes from :func:`message`) with NLM_F_REQUEST |
         NLM_F_ACK and return the answers that came before the ack (a GET
         answers with one message; a NEW/SET/DEL with none).  Raises
@@ -614,7 +654,8 @@ class NetlinkSocket:
         raise_for_error(last, call, hints)
         return answers
 
-    def dump(self, msg, call, hints=None, timeout=None):
+    def dump(self, msg: bytes, call: str, hints: Optional[_libc.Hints] = None,
+             timeout: Optional[float] = None) -> List[Message]:
         """Send ``msg`` with NLM_F_REQUEST | NLM_F_DUMP and return every
         message up to NLMSG_DONE.  A dump the kernel marks NLM_F_DUMP_INTR
         (the table changed while it was read) is asked for again."""
@@ -628,14 +669,16 @@ class NetlinkSocket:
         raise syscall_error(errno.EAGAIN, call, "the table changed during each of %d dumps"
                             % DUMP_ATTEMPTS, cls=NetlinkError)
 
-    def _collect(self, seq, final_types, call, timeout):
+    def _collect(self, seq: int, final_types: Tuple[int, ...], call: str,
+                 timeout: Optional[float]) -> Tuple[List[Message], Message, bool]:
         """Read the answers to request ``seq`` up to the first message of one
         of ``final_types``: (answers before it, that message, whether any
         was flagged NLM_F_DUMP_INTR).  Messages with another sequence number
         (answers to an earlier request that timed out) are dropped."""
         limit = self.timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
-        answers, interrupted = [], False
+        answers: List[Message] = []
+        interrupted = False
         while True:
             for reply in decode_messages(self._receive(deadline, limit, call)):
                 if reply.seq != seq:
@@ -645,7 +688,7 @@ class NetlinkSocket:
                     return answers, reply, interrupted
                 answers.append(reply)
 
-    def _send(self, msg, flags, call):
+    def _send(self, msg: bytes, flags: int, call: str) -> int:
         msg = bytes(msg)
         if len(msg) < _nl.NLMSG_HDRLEN:
             raise ConfigError("%s: %d bytes are not a netlink message" % (call, len(msg)))
@@ -663,7 +706,7 @@ class NetlinkSocket:
                      call="sendto(netlink, %s)" % call, hints=DEFAULT_HINTS)
         return self._seq
 
-    def _receive(self, deadline, limit, call):
+    def _receive(self, deadline: float, limit: float, call: str) -> bytes:
         """One datagram: poll until readable, peek its size (MSG_TRUNC makes
         recv return the full length), grow the buffer if needed, read it."""
         fds = (_libc.pollfd * 1)(_libc.pollfd(self.fileno(), _libc.POLLIN, 0))

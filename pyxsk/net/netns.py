@@ -16,13 +16,26 @@ file descriptor of one.  An anonymous namespace (:func:`create_anonymous`)
 has no name: it lives as long as its fd (or something inside it) does.
 """
 
+from __future__ import annotations
+
 import contextlib
 import errno
 import os
 import re
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
 
 from .. import _libc, capabilities
 from ..errors import SyscallError, syscall_error
+
+if TYPE_CHECKING:
+    # for run_in's signature only: typing has ParamSpec from 3.10 on
+    from typing_extensions import ParamSpec
+    _P = ParamSpec("_P")
+
+_T = TypeVar("_T")
+
+# a namespace name (under /run/netns), a path to a namespace file, or an open fd of one
+Netns = Union[str, int]
 
 NETNS_RUN_DIR = "/run/netns"
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,200}$")
@@ -39,13 +52,14 @@ _ENTER_INSTEAD = ("; without it, start the process inside the namespace "
 _RUN_DIR_HINT = "%s belongs to root: writing there needs root or CAP_DAC_OVERRIDE" % NETNS_RUN_DIR
 
 
-def _path(name):
+def _path(name: object) -> str:
     if not isinstance(name, str) or not _NAME.match(name) or name in (".", ".."):
         raise ValueError("%r is not a valid namespace name (letters, digits, '_', '.', '-')" % (name,))
     return os.path.join(NETNS_RUN_DIR, name)
 
 
-def _as_admin(what, func, *args, advice="", **kwargs):
+def _as_admin(what: str, func: Callable[..., _T], *args: object, advice: str = "",
+              **kwargs: object) -> _T:
     """``func(*args, **kwargs)``, a _libc call the kernel allows only with
     CAP_SYS_ADMIN: its EPERM names that capability (and ``advice``)."""
     try:
@@ -56,16 +70,17 @@ def _as_admin(what, func, *args, advice="", **kwargs):
         raise
 
 
-def _in_run_dir(func, *args, call):
+def _in_run_dir(func: Callable[..., _T], *args: object, call: str) -> _T:
     """``func(*args)`` on a file of /run/netns; a refusal (EACCES, EPERM)
     says whose directory it is."""
     try:
         return func(*args)
     except PermissionError as e:
-        raise syscall_error(e.errno, call, _RUN_DIR_HINT) from None
+        # cast: the os functions always set errno on what they raise
+        raise syscall_error(cast(int, e.errno), call, _RUN_DIR_HINT) from None
 
 
-def _ensure_run_dir():
+def _ensure_run_dir() -> None:
     """/run/netns as a shared mount point, as ``ip netns add`` leaves it."""
     _in_run_dir(os.makedirs, NETNS_RUN_DIR, 0o755, True, call="mkdir(%s)" % NETNS_RUN_DIR)
     try:
@@ -81,7 +96,7 @@ def _ensure_run_dir():
                   call="mount(--make-rshared /run/netns)")
 
 
-def _target_path(netns):
+def _target_path(netns: Netns) -> Optional[str]:
     """The file to open for ``netns``: a name, a path, or None for an fd."""
     if isinstance(netns, int) and not isinstance(netns, bool):
         return None
@@ -90,24 +105,24 @@ def _target_path(netns):
     return _path(netns)
 
 
-def open_fd(netns):
+def open_fd(netns: Netns) -> int:
     """A new O_CLOEXEC file descriptor of namespace ``netns`` (name, path or
     fd); the caller closes it.  The kernel wants such an fd in IFLA_NET_NS_FD
     to move a link, and in setns(2)."""
     path = _target_path(netns)
     if path is None:
-        return os.dup(netns)
+        return os.dup(cast(int, netns))      # cast: only an fd has no path
     try:
         return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     except FileNotFoundError:
         raise FileNotFoundError(errno.ENOENT, "no network namespace %r" % (netns,), path) from None
 
 
-def exists(name):
+def exists(name: str) -> bool:
     return os.path.exists(_path(name))
 
 
-def names():
+def names() -> List[str]:
     """The named namespaces under /run/netns."""
     try:
         return sorted(os.listdir(NETNS_RUN_DIR))
@@ -115,7 +130,7 @@ def names():
         return []
 
 
-def create(name):
+def create(name: str) -> None:
     """Create the named namespace ``name``; FileExistsError if it is taken."""
     path = _path(name)
     _ensure_run_dir()
@@ -138,7 +153,7 @@ def create(name):
         os.close(own)
 
 
-def create_anonymous():
+def create_anonymous() -> int:
     """A new network namespace with no name; returns an fd of it (close it
     when done: the namespace dies with its last reference).  Only the calling
     thread passes through it, and only for the duration of this call."""
@@ -153,7 +168,7 @@ def create_anonymous():
         os.close(own)
 
 
-def delete(name):
+def delete(name: str) -> None:
     """Remove the named namespace (it dies with its last user)."""
     path = _path(name)
     _as_admin(_MOUNTING, _libc.umount2, path, _libc.MNT_DETACH, call="umount2(%s)" % path,
@@ -161,20 +176,20 @@ def delete(name):
     _in_run_dir(os.unlink, path, call="unlink(%s)" % path)
 
 
-def _identity(stat_result):
+def _identity(stat_result: os.stat_result) -> Tuple[int, int]:
     """(st_dev, st_ino): nsfs gives each namespace one inode, so two fds or
     paths name the same namespace exactly when these are equal (what
     ``ip netns identify`` compares)."""
     return stat_result.st_dev, stat_result.st_ino
 
 
-def is_current(fd):
+def is_current(fd: int) -> bool:
     """True if namespace fd ``fd`` is the calling thread's network namespace."""
     return _identity(os.fstat(fd)) == _identity(os.stat(_SELF_NS))
 
 
 @contextlib.contextmanager
-def entered(netns):
+def entered(netns: Netns) -> Iterator[None]:
     """Run the ``with`` body in network namespace ``netns`` (this thread only).
 
     ``netns`` may be a namespace name, a path to a namespace file
@@ -197,7 +212,7 @@ def entered(netns):
 
 
 @contextlib.contextmanager
-def _switched_to(target, netns):
+def _switched_to(target: int, netns: Netns) -> Iterator[None]:
     """setns(2) into namespace fd ``target`` and back on exit."""
     own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
     try:
@@ -214,7 +229,8 @@ def _switched_to(target, netns):
         os.close(own)
 
 
-def run_in(netns, func, *args, **kwargs):
+def run_in(netns: Netns, func: Callable[_P, _T], *args: _P.args,
+           **kwargs: _P.kwargs) -> _T:
     """``func(*args, **kwargs)`` called inside ``netns`` (this thread), its
     result returned.  Sockets it creates stay in that namespace."""
     with entered(netns):

@@ -18,7 +18,13 @@ The enum values are those of the running kernel's BTF; the ``#define``s are
 compared with gcc on the installed headers (tests/test_uapi_bpf.py).
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 _u8, _u16, _u32, _u64 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
 _s16, _s32 = ctypes.c_int16, ctypes.c_int32
@@ -37,23 +43,23 @@ BPF_ALU64 = 0x07
 
 
 # The fields of ``code`` are extracted as the kernel's macros do.
-def BPF_CLASS(code):
+def BPF_CLASS(code: int) -> int:
     return code & 0x07
 
 
-def BPF_SIZE(code):
+def BPF_SIZE(code: int) -> int:
     return code & 0x18
 
 
-def BPF_MODE(code):
+def BPF_MODE(code: int) -> int:
     return code & 0xe0
 
 
-def BPF_OP(code):
+def BPF_OP(code: int) -> int:
     return code & 0xf0
 
 
-def BPF_SRC(code):
+def BPF_SRC(code: int) -> int:
     return code & 0x08
 
 
@@ -615,7 +621,7 @@ BPF_FUNC_cgrp_storage_delete = 211
 _HELPER_PREFIX = "BPF_FUNC_"
 
 # helper id -> name as the kernel's disassembler prints it ("bpf_redirect_map")
-HELPER_NAMES = {value: "bpf_" + name[len(_HELPER_PREFIX):]
+HELPER_NAMES: typing.Dict[int, str] = {value: "bpf_" + name[len(_HELPER_PREFIX):]
                 for name, value in list(globals().items()) if name.startswith(_HELPER_PREFIX)}
 
 
@@ -632,6 +638,11 @@ class bpf_insn(ctypes.Structure):
         ("off", _s16),
         ("imm", _s32),
     ]
+    code: Field[ctypes.c_uint8, int]
+    dst_reg: Field[ctypes.c_uint8, int]
+    src_reg: Field[ctypes.c_uint8, int]
+    off: Field[ctypes.c_int16, int]
+    imm: Field[ctypes.c_int32, int]
 
 
 class xdp_md(ctypes.Structure):
@@ -644,6 +655,12 @@ class xdp_md(ctypes.Structure):
         ("rx_queue_index", _u32),
         ("egress_ifindex", _u32),
     ]
+    data: Field[ctypes.c_uint32, int]
+    data_end: Field[ctypes.c_uint32, int]
+    data_meta: Field[ctypes.c_uint32, int]
+    ingress_ifindex: Field[ctypes.c_uint32, int]
+    rx_queue_index: Field[ctypes.c_uint32, int]
+    egress_ifindex: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_map_create(ctypes.Structure):
@@ -664,10 +681,26 @@ class bpf_attr_map_create(ctypes.Structure):
         ("btf_vmlinux_value_type_id", _u32),
         ("map_extra", _u64),
     ]
+    map_type: Field[ctypes.c_uint32, int]
+    key_size: Field[ctypes.c_uint32, int]
+    value_size: Field[ctypes.c_uint32, int]
+    max_entries: Field[ctypes.c_uint32, int]
+    map_flags: Field[ctypes.c_uint32, int]
+    inner_map_fd: Field[ctypes.c_uint32, int]
+    numa_node: Field[ctypes.c_uint32, int]
+    map_name: Field[ctypes.Array[ctypes.c_char], bytes]
+    map_ifindex: Field[ctypes.c_uint32, int]
+    btf_fd: Field[ctypes.c_uint32, int]
+    btf_key_type_id: Field[ctypes.c_uint32, int]
+    btf_value_type_id: Field[ctypes.c_uint32, int]
+    btf_vmlinux_value_type_id: Field[ctypes.c_uint32, int]
+    map_extra: Field[ctypes.c_uint64, int]
 
 
 class _bpf_attr_map_elem_value(ctypes.Union):
     _fields_ = [("value", _u64), ("next_key", _u64)]
+    value: Field[ctypes.c_uint64, int]
+    next_key: Field[ctypes.c_uint64, int]
 
 
 class bpf_attr_map_elem(ctypes.Structure):
@@ -680,6 +713,12 @@ class bpf_attr_map_elem(ctypes.Structure):
         ("_u", _bpf_attr_map_elem_value),
         ("flags", _u64),
     ]
+    map_fd: Field[ctypes.c_uint32, int]
+    key: Field[ctypes.c_uint64, int]
+    _u: Field[_bpf_attr_map_elem_value, _bpf_attr_map_elem_value]
+    value: Field[ctypes.c_uint64, int]  # of the anonymous _u
+    next_key: Field[ctypes.c_uint64, int]  # of the anonymous _u
+    flags: Field[ctypes.c_uint64, int]
 
 
 class bpf_attr_prog_load(ctypes.Structure):
@@ -713,11 +752,40 @@ class bpf_attr_prog_load(ctypes.Structure):
         ("core_relo_rec_size", _u32),
         ("log_true_size", _u32),
     ]
+    prog_type: Field[ctypes.c_uint32, int]
+    insn_cnt: Field[ctypes.c_uint32, int]
+    insns: Field[ctypes.c_uint64, int]
+    license: Field[ctypes.c_uint64, int]
+    log_level: Field[ctypes.c_uint32, int]
+    log_size: Field[ctypes.c_uint32, int]
+    log_buf: Field[ctypes.c_uint64, int]
+    kern_version: Field[ctypes.c_uint32, int]
+    prog_flags: Field[ctypes.c_uint32, int]
+    prog_name: Field[ctypes.Array[ctypes.c_char], bytes]
+    prog_ifindex: Field[ctypes.c_uint32, int]
+    expected_attach_type: Field[ctypes.c_uint32, int]
+    prog_btf_fd: Field[ctypes.c_uint32, int]
+    func_info_rec_size: Field[ctypes.c_uint32, int]
+    func_info: Field[ctypes.c_uint64, int]
+    func_info_cnt: Field[ctypes.c_uint32, int]
+    line_info_rec_size: Field[ctypes.c_uint32, int]
+    line_info: Field[ctypes.c_uint64, int]
+    line_info_cnt: Field[ctypes.c_uint32, int]
+    attach_btf_id: Field[ctypes.c_uint32, int]
+    attach_prog_fd: Field[ctypes.c_uint32, int]
+    core_relo_cnt: Field[ctypes.c_uint32, int]
+    fd_array: Field[ctypes.c_uint64, int]
+    core_relos: Field[ctypes.c_uint64, int]
+    core_relo_rec_size: Field[ctypes.c_uint32, int]
+    log_true_size: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_info(ctypes.Structure):
     """union bpf_attr, member ``info``: BPF_OBJ_GET_INFO_BY_FD."""
     _fields_ = [("bpf_fd", _u32), ("info_len", _u32), ("info", _u64)]
+    bpf_fd: Field[ctypes.c_uint32, int]
+    info_len: Field[ctypes.c_uint32, int]
+    info: Field[ctypes.c_uint64, int]
 
 
 class bpf_attr_test(ctypes.Structure):
@@ -740,21 +808,51 @@ class bpf_attr_test(ctypes.Structure):
         ("cpu", _u32),
         ("batch_size", _u32),
     ]
+    prog_fd: Field[ctypes.c_uint32, int]
+    retval: Field[ctypes.c_uint32, int]
+    data_size_in: Field[ctypes.c_uint32, int]
+    data_size_out: Field[ctypes.c_uint32, int]
+    data_in: Field[ctypes.c_uint64, int]
+    data_out: Field[ctypes.c_uint64, int]
+    repeat: Field[ctypes.c_uint32, int]
+    duration: Field[ctypes.c_uint32, int]
+    ctx_size_in: Field[ctypes.c_uint32, int]
+    ctx_size_out: Field[ctypes.c_uint32, int]
+    ctx_in: Field[ctypes.c_uint64, int]
+    ctx_out: Field[ctypes.c_uint64, int]
+    flags: Field[ctypes.c_uint32, int]
+    cpu: Field[ctypes.c_uint32, int]
+    batch_size: Field[ctypes.c_uint32, int]
 
 
 class _bpf_attr_get_id_start(ctypes.Union):
     _fields_ = [("start_id", _u32), ("prog_id", _u32), ("map_id", _u32),
                 ("btf_id", _u32), ("link_id", _u32)]
+    start_id: Field[ctypes.c_uint32, int]
+    prog_id: Field[ctypes.c_uint32, int]
+    map_id: Field[ctypes.c_uint32, int]
+    btf_id: Field[ctypes.c_uint32, int]
+    link_id: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_get_id(ctypes.Structure):
     """union bpf_attr, the member BPF_*_GET_NEXT_ID and BPF_*_GET_FD_BY_ID read."""
     _anonymous_ = ("_u",)
     _fields_ = [("_u", _bpf_attr_get_id_start), ("next_id", _u32), ("open_flags", _u32)]
+    _u: Field[_bpf_attr_get_id_start, _bpf_attr_get_id_start]
+    start_id: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    prog_id: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    map_id: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    btf_id: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    link_id: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    next_id: Field[ctypes.c_uint32, int]
+    open_flags: Field[ctypes.c_uint32, int]
 
 
 class _bpf_attr_link_target(ctypes.Union):
     _fields_ = [("target_fd", _u32), ("target_ifindex", _u32)]
+    target_fd: Field[ctypes.c_uint32, int]
+    target_ifindex: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_link_create(ctypes.Structure):
@@ -767,16 +865,27 @@ class bpf_attr_link_create(ctypes.Structure):
         ("attach_type", _u32),
         ("flags", _u32),
     ]
+    prog_fd: Field[ctypes.c_uint32, int]
+    _u: Field[_bpf_attr_link_target, _bpf_attr_link_target]
+    target_fd: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    target_ifindex: Field[ctypes.c_uint32, int]  # of the anonymous _u
+    attach_type: Field[ctypes.c_uint32, int]
+    flags: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_link_update(ctypes.Structure):
     """union bpf_attr, member ``link_update``: swap the program of a link."""
     _fields_ = [("link_fd", _u32), ("new_prog_fd", _u32), ("flags", _u32), ("old_prog_fd", _u32)]
+    link_fd: Field[ctypes.c_uint32, int]
+    new_prog_fd: Field[ctypes.c_uint32, int]
+    flags: Field[ctypes.c_uint32, int]
+    old_prog_fd: Field[ctypes.c_uint32, int]
 
 
 class bpf_attr_link_detach(ctypes.Structure):
     """union bpf_attr, member ``link_detach``."""
     _fields_ = [("link_fd", _u32)]
+    link_fd: Field[ctypes.c_uint32, int]
 
 
 class bpf_prog_info(ctypes.Structure):
@@ -821,6 +930,45 @@ class bpf_prog_info(ctypes.Structure):
         ("attach_btf_obj_id", _u32),
         ("attach_btf_id", _u32),
     ]
+    type: Field[ctypes.c_uint32, int]
+    id: Field[ctypes.c_uint32, int]
+    tag: Field[ctypes.Array[ctypes.c_uint8], ctypes.Array[ctypes.c_uint8]]
+    jited_prog_len: Field[ctypes.c_uint32, int]
+    xlated_prog_len: Field[ctypes.c_uint32, int]
+    jited_prog_insns: Field[ctypes.c_uint64, int]
+    xlated_prog_insns: Field[ctypes.c_uint64, int]
+    load_time: Field[ctypes.c_uint64, int]
+    created_by_uid: Field[ctypes.c_uint32, int]
+    nr_map_ids: Field[ctypes.c_uint32, int]
+    map_ids: Field[ctypes.c_uint64, int]
+    name: Field[ctypes.Array[ctypes.c_char], bytes]
+    ifindex: Field[ctypes.c_uint32, int]
+    gpl_compatible: Field[ctypes.c_uint32, int]
+    _gpl_compatible_pad: Field[ctypes.c_uint32, int]
+    netns_dev: Field[ctypes.c_uint64, int]
+    netns_ino: Field[ctypes.c_uint64, int]
+    nr_jited_ksyms: Field[ctypes.c_uint32, int]
+    nr_jited_func_lens: Field[ctypes.c_uint32, int]
+    jited_ksyms: Field[ctypes.c_uint64, int]
+    jited_func_lens: Field[ctypes.c_uint64, int]
+    btf_id: Field[ctypes.c_uint32, int]
+    func_info_rec_size: Field[ctypes.c_uint32, int]
+    func_info: Field[ctypes.c_uint64, int]
+    nr_func_info: Field[ctypes.c_uint32, int]
+    nr_line_info: Field[ctypes.c_uint32, int]
+    line_info: Field[ctypes.c_uint64, int]
+    jited_line_info: Field[ctypes.c_uint64, int]
+    nr_jited_line_info: Field[ctypes.c_uint32, int]
+    line_info_rec_size: Field[ctypes.c_uint32, int]
+    jited_line_info_rec_size: Field[ctypes.c_uint32, int]
+    nr_prog_tags: Field[ctypes.c_uint32, int]
+    prog_tags: Field[ctypes.c_uint64, int]
+    run_time_ns: Field[ctypes.c_uint64, int]
+    run_cnt: Field[ctypes.c_uint64, int]
+    recursion_misses: Field[ctypes.c_uint64, int]
+    verified_insns: Field[ctypes.c_uint32, int]
+    attach_btf_obj_id: Field[ctypes.c_uint32, int]
+    attach_btf_id: Field[ctypes.c_uint32, int]
 
 
 class bpf_map_info(ctypes.Structure):
@@ -844,14 +992,35 @@ class bpf_map_info(ctypes.Structure):
         ("hash", _u64),               # 6.18
         ("hash_size", _u32),          # 6.18
     ]
+    type: Field[ctypes.c_uint32, int]
+    id: Field[ctypes.c_uint32, int]
+    key_size: Field[ctypes.c_uint32, int]
+    value_size: Field[ctypes.c_uint32, int]
+    max_entries: Field[ctypes.c_uint32, int]
+    map_flags: Field[ctypes.c_uint32, int]
+    name: Field[ctypes.Array[ctypes.c_char], bytes]
+    ifindex: Field[ctypes.c_uint32, int]
+    btf_vmlinux_value_type_id: Field[ctypes.c_uint32, int]
+    netns_dev: Field[ctypes.c_uint64, int]
+    netns_ino: Field[ctypes.c_uint64, int]
+    btf_id: Field[ctypes.c_uint32, int]
+    btf_key_type_id: Field[ctypes.c_uint32, int]
+    btf_value_type_id: Field[ctypes.c_uint32, int]
+    btf_vmlinux_id: Field[ctypes.c_uint32, int]
+    map_extra: Field[ctypes.c_uint64, int]
+    hash: Field[ctypes.c_uint64, int]
+    hash_size: Field[ctypes.c_uint32, int]
 
 
 class _bpf_link_info_xdp(ctypes.Structure):
     _fields_ = [("ifindex", _u32)]
+    ifindex: Field[ctypes.c_uint32, int]
 
 
 class _bpf_link_info_netns(ctypes.Structure):
     _fields_ = [("netns_ino", _u32), ("attach_type", _u32)]
+    netns_ino: Field[ctypes.c_uint32, int]
+    attach_type: Field[ctypes.c_uint32, int]
 
 
 # the per-type union: 48 bytes (perf_event, uprobe_multi) in 6.18, 8-byte aligned
@@ -865,6 +1034,9 @@ class _bpf_link_info_union(ctypes.Union):
         ("netns", _bpf_link_info_netns),
         ("_raw", _u64 * (_LINK_INFO_UNION_SIZE // _U64_SIZE)),
     ]
+    xdp: Field[_bpf_link_info_xdp, _bpf_link_info_xdp]
+    netns: Field[_bpf_link_info_netns, _bpf_link_info_netns]
+    _raw: Field[ctypes.Array[ctypes.c_uint64], ctypes.Array[ctypes.c_uint64]]
 
 
 class bpf_link_info(ctypes.Structure):
@@ -876,3 +1048,10 @@ class bpf_link_info(ctypes.Structure):
         ("prog_id", _u32),
         ("_u", _bpf_link_info_union),
     ]
+    type: Field[ctypes.c_uint32, int]
+    id: Field[ctypes.c_uint32, int]
+    prog_id: Field[ctypes.c_uint32, int]
+    _u: Field[_bpf_link_info_union, _bpf_link_info_union]
+    xdp: Field[_bpf_link_info_xdp, _bpf_link_info_xdp]  # of the anonymous _u
+    netns: Field[_bpf_link_info_netns, _bpf_link_info_netns]  # of the anonymous _u
+    _raw: Field[ctypes.Array[ctypes.c_uint64], ctypes.Array[ctypes.c_uint64]]  # of the anonymous _u

@@ -5,7 +5,13 @@ version 3 fills two ``__user_cap_data_struct``: the first holds bits 0-31 of
 each set, the second bits 32-63 (CAP_BPF, 39, is in the second).
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 _u32 = ctypes.c_uint32
 
@@ -26,8 +32,13 @@ CAP_BPF = 39           # 5.8
 class user_cap_header(ctypes.Structure):
     """struct __user_cap_header_struct: ``pid`` 0 is the calling thread."""
     _fields_ = [("version", _u32), ("pid", ctypes.c_int)]
+    version: Field[ctypes.c_uint32, int]
+    pid: Field[ctypes.c_int, int]
 
 
 class user_cap_data(ctypes.Structure):
     """struct __user_cap_data_struct: 32 bits of each set."""
     _fields_ = [("effective", _u32), ("permitted", _u32), ("inheritable", _u32)]
+    effective: Field[ctypes.c_uint32, int]
+    permitted: Field[ctypes.c_uint32, int]
+    inheritable: Field[ctypes.c_uint32, int]

@@ -5,6 +5,8 @@ the bits of ``ifinfomsg.ifi_flags``; ``IF_OPER_*`` the values of the
 IFLA_OPERSTATE attribute (RFC 2863).
 """
 
+from __future__ import annotations
+
 # enum net_device_flags
 IFF_UP = 1 << 0
 IFF_BROADCAST = 1 << 1

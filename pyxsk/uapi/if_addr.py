@@ -5,7 +5,13 @@ For IPv4, IFA_LOCAL is the interface's address and IFA_ADDRESS the peer's on
 point-to-point links (the same otherwise); IPv6 uses only IFA_ADDRESS.
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 _u8, _u32 = ctypes.c_uint8, ctypes.c_uint32
 
@@ -46,6 +52,11 @@ class ifaddrmsg(ctypes.Structure):
         ("ifa_scope", _u8),
         ("ifa_index", _u32),
     ]
+    ifa_family: Field[ctypes.c_uint8, int]
+    ifa_prefixlen: Field[ctypes.c_uint8, int]
+    ifa_flags: Field[ctypes.c_uint8, int]
+    ifa_scope: Field[ctypes.c_uint8, int]
+    ifa_index: Field[ctypes.c_uint32, int]
 
 
 class ifa_cacheinfo(ctypes.Structure):
@@ -55,3 +66,7 @@ class ifa_cacheinfo(ctypes.Structure):
         ("cstamp", _u32),   # hundredths of seconds since boot
         ("tstamp", _u32),
     ]
+    ifa_prefered: Field[ctypes.c_uint32, int]
+    ifa_valid: Field[ctypes.c_uint32, int]
+    cstamp: Field[ctypes.c_uint32, int]
+    tstamp: Field[ctypes.c_uint32, int]

@@ -8,6 +8,8 @@ and the program ids.  The IFLA list follows the running 6.18 kernel; the
 tests compare it with the kernel's BTF and with the installed headers.
 """
 
+from __future__ import annotations
+
 # the top-level link attributes
 IFLA_UNSPEC = 0
 IFLA_ADDRESS = 1

@@ -8,7 +8,13 @@ The tests compare every size and offset with gcc on the installed headers and
 with the running kernel's BTF.
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 _u16, _u32, _u64 = ctypes.c_uint16, ctypes.c_uint32, ctypes.c_uint64
 
@@ -72,47 +78,85 @@ class sockaddr_xdp(ctypes.Structure):
         ("sxdp_queue_id", _u32),
         ("sxdp_shared_umem_fd", _u32),
     ]
+    sxdp_family: Field[ctypes.c_uint16, int]
+    sxdp_flags: Field[ctypes.c_uint16, int]
+    sxdp_ifindex: Field[ctypes.c_uint32, int]
+    sxdp_queue_id: Field[ctypes.c_uint32, int]
+    sxdp_shared_umem_fd: Field[ctypes.c_uint32, int]
 
 
 class xdp_ring_offset(ctypes.Structure):
     _fields_ = [("producer", _u64), ("consumer", _u64), ("desc", _u64), ("flags", _u64)]
+    producer: Field[ctypes.c_uint64, int]
+    consumer: Field[ctypes.c_uint64, int]
+    desc: Field[ctypes.c_uint64, int]
+    flags: Field[ctypes.c_uint64, int]
 
 
 class xdp_ring_offset_v1(ctypes.Structure):
     """Before 5.4 the kernel had no ring flags (so no need_wakeup)."""
     _fields_ = [("producer", _u64), ("consumer", _u64), ("desc", _u64)]
+    producer: Field[ctypes.c_uint64, int]
+    consumer: Field[ctypes.c_uint64, int]
+    desc: Field[ctypes.c_uint64, int]
 
 
 class xdp_mmap_offsets(ctypes.Structure):
     _fields_ = [("rx", xdp_ring_offset), ("tx", xdp_ring_offset),
                 ("fr", xdp_ring_offset), ("cr", xdp_ring_offset)]
+    rx: Field[xdp_ring_offset, xdp_ring_offset]
+    tx: Field[xdp_ring_offset, xdp_ring_offset]
+    fr: Field[xdp_ring_offset, xdp_ring_offset]
+    cr: Field[xdp_ring_offset, xdp_ring_offset]
 
 
 class xdp_mmap_offsets_v1(ctypes.Structure):
     _fields_ = [("rx", xdp_ring_offset_v1), ("tx", xdp_ring_offset_v1),
                 ("fr", xdp_ring_offset_v1), ("cr", xdp_ring_offset_v1)]
+    rx: Field[xdp_ring_offset_v1, xdp_ring_offset_v1]
+    tx: Field[xdp_ring_offset_v1, xdp_ring_offset_v1]
+    fr: Field[xdp_ring_offset_v1, xdp_ring_offset_v1]
+    cr: Field[xdp_ring_offset_v1, xdp_ring_offset_v1]
 
 
 class xdp_umem_reg_v1(ctypes.Structure):
     """4.18 - 5.3: no flags."""
     _fields_ = [("addr", _u64), ("len", _u64), ("chunk_size", _u32), ("headroom", _u32)]
+    addr: Field[ctypes.c_uint64, int]
+    len: Field[ctypes.c_uint64, int]
+    chunk_size: Field[ctypes.c_uint32, int]
+    headroom: Field[ctypes.c_uint32, int]
 
 
 class xdp_umem_reg_v2(ctypes.Structure):
     """5.4 - 6.7: flags; 4 bytes of tail padding make it 32 bytes."""
     _fields_ = [("addr", _u64), ("len", _u64), ("chunk_size", _u32), ("headroom", _u32),
                 ("flags", _u32)]
+    addr: Field[ctypes.c_uint64, int]
+    len: Field[ctypes.c_uint64, int]
+    chunk_size: Field[ctypes.c_uint32, int]
+    headroom: Field[ctypes.c_uint32, int]
+    flags: Field[ctypes.c_uint32, int]
 
 
 class xdp_umem_reg(ctypes.Structure):
     """6.8 on: tx_metadata_len takes the former padding (same 32 bytes)."""
     _fields_ = [("addr", _u64), ("len", _u64), ("chunk_size", _u32), ("headroom", _u32),
                 ("flags", _u32), ("tx_metadata_len", _u32)]
+    addr: Field[ctypes.c_uint64, int]
+    len: Field[ctypes.c_uint64, int]
+    chunk_size: Field[ctypes.c_uint32, int]
+    headroom: Field[ctypes.c_uint32, int]
+    flags: Field[ctypes.c_uint32, int]
+    tx_metadata_len: Field[ctypes.c_uint32, int]
 
 
 class xdp_statistics_v1(ctypes.Structure):
     """4.18 - 5.8 kernels answer XDP_STATISTICS with these three counters."""
     _fields_ = [("rx_dropped", _u64), ("rx_invalid_descs", _u64), ("tx_invalid_descs", _u64)]
+    rx_dropped: Field[ctypes.c_uint64, int]
+    rx_invalid_descs: Field[ctypes.c_uint64, int]
+    tx_invalid_descs: Field[ctypes.c_uint64, int]
 
 
 class xdp_statistics(ctypes.Structure):
@@ -124,12 +168,22 @@ class xdp_statistics(ctypes.Structure):
         ("rx_fill_ring_empty_descs", _u64),  # no chunk on the fill ring
         ("tx_ring_empty_descs", _u64),      # tx ring was empty when polled
     ]
+    rx_dropped: Field[ctypes.c_uint64, int]
+    rx_invalid_descs: Field[ctypes.c_uint64, int]
+    tx_invalid_descs: Field[ctypes.c_uint64, int]
+    rx_ring_full: Field[ctypes.c_uint64, int]
+    rx_fill_ring_empty_descs: Field[ctypes.c_uint64, int]
+    tx_ring_empty_descs: Field[ctypes.c_uint64, int]
 
 
 class xdp_options(ctypes.Structure):
     _fields_ = [("flags", _u32)]
+    flags: Field[ctypes.c_uint32, int]
 
 
 class xdp_desc(ctypes.Structure):
     """An rx/tx ring entry.  Fill and completion rings hold a bare __u64 addr."""
     _fields_ = [("addr", _u64), ("len", _u32), ("options", _u32)]
+    addr: Field[ctypes.c_uint64, int]
+    len: Field[ctypes.c_uint32, int]
+    options: Field[ctypes.c_uint32, int]

@@ -5,7 +5,13 @@ NUD_PERMANENT entry maps an IP address to a MAC address for good, so traffic
 flows without ARP or neighbour discovery.
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 NDA_UNSPEC = 0
 NDA_DST = 1
@@ -53,3 +59,10 @@ class ndmsg(ctypes.Structure):
         ("ndm_flags", ctypes.c_uint8),    # NTF_*
         ("ndm_type", ctypes.c_uint8),
     ]
+    ndm_family: Field[ctypes.c_uint8, int]
+    ndm_pad1: Field[ctypes.c_uint8, int]
+    ndm_pad2: Field[ctypes.c_uint16, int]
+    ndm_ifindex: Field[ctypes.c_int32, int]
+    ndm_state: Field[ctypes.c_uint16, int]
+    ndm_flags: Field[ctypes.c_uint8, int]
+    ndm_type: Field[ctypes.c_uint8, int]

@@ -8,7 +8,13 @@ tests compare every value and layout with gcc on the installed headers and
 with the running kernel's BTF.
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 _u8, _u16, _u32, _s32 = ctypes.c_uint8, ctypes.c_uint16, ctypes.c_uint32, ctypes.c_int32
 
@@ -93,6 +99,10 @@ class sockaddr_nl(ctypes.Structure):
         ("nl_pid", _u32),                  # port id; 0 is the kernel
         ("nl_groups", _u32),               # multicast groups mask
     ]
+    nl_family: Field[ctypes.c_ushort, int]
+    nl_pad: Field[ctypes.c_ushort, int]
+    nl_pid: Field[ctypes.c_uint32, int]
+    nl_groups: Field[ctypes.c_uint32, int]
 
 
 class nlmsghdr(ctypes.Structure):
@@ -103,6 +113,11 @@ class nlmsghdr(ctypes.Structure):
         ("nlmsg_seq", _u32),
         ("nlmsg_pid", _u32),     # sending port id
     ]
+    nlmsg_len: Field[ctypes.c_uint32, int]
+    nlmsg_type: Field[ctypes.c_uint16, int]
+    nlmsg_flags: Field[ctypes.c_uint16, int]
+    nlmsg_seq: Field[ctypes.c_uint32, int]
+    nlmsg_pid: Field[ctypes.c_uint32, int]
 
 
 class nlmsgerr(ctypes.Structure):
@@ -110,10 +125,14 @@ class nlmsgerr(ctypes.Structure):
     header of the request it answers; then, unless NLM_F_CAPPED, the rest of
     the request; then, with NLM_F_ACK_TLVS, the NLMSGERR_ATTR_* attributes."""
     _fields_ = [("error", ctypes.c_int), ("msg", nlmsghdr)]
+    error: Field[ctypes.c_int, int]
+    msg: Field[nlmsghdr, nlmsghdr]
 
 
 class nlattr(ctypes.Structure):
     _fields_ = [("nla_len", _u16), ("nla_type", _u16)]
+    nla_len: Field[ctypes.c_uint16, int]
+    nla_type: Field[ctypes.c_uint16, int]
 
 
 NLMSG_HDRLEN = ctypes.sizeof(nlmsghdr)   # already a multiple of NLMSG_ALIGNTO

@@ -7,7 +7,13 @@ attributes (:mod:`pyxsk.uapi.if_link`), a route message a ``struct rtmsg``
 then RTA_* attributes.
 """
 
+from __future__ import annotations
+
 import ctypes
+import typing
+
+if typing.TYPE_CHECKING:
+    from . import Field
 
 RTM_BASE = 16
 RTM_NEWLINK = 16
@@ -84,6 +90,11 @@ class ifinfomsg(ctypes.Structure):
         ("ifi_flags", ctypes.c_uint),     # IFF_*
         ("ifi_change", ctypes.c_uint),    # which IFF_* bits a SETLINK changes
     ]
+    ifi_family: Field[ctypes.c_ubyte, int]
+    ifi_type: Field[ctypes.c_ushort, int]
+    ifi_index: Field[ctypes.c_int, int]
+    ifi_flags: Field[ctypes.c_uint, int]
+    ifi_change: Field[ctypes.c_uint, int]
 
 
 class rtmsg(ctypes.Structure):
@@ -98,3 +109,12 @@ class rtmsg(ctypes.Structure):
         ("rtm_type", ctypes.c_ubyte),      # RTN_*
         ("rtm_flags", ctypes.c_uint),
     ]
+    rtm_family: Field[ctypes.c_ubyte, int]
+    rtm_dst_len: Field[ctypes.c_ubyte, int]
+    rtm_src_len: Field[ctypes.c_ubyte, int]
+    rtm_tos: Field[ctypes.c_ubyte, int]
+    rtm_table: Field[ctypes.c_ubyte, int]
+    rtm_protocol: Field[ctypes.c_ubyte, int]
+    rtm_scope: Field[ctypes.c_ubyte, int]
+    rtm_type: Field[ctypes.c_ubyte, int]
+    rtm_flags: Field[ctypes.c_uint, int]
