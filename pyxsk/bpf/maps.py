@@ -17,6 +17,7 @@ from .syscall import _CMD_NAMES, _FdObject, _NET_ADMIN_MAPS, _U32_SIZE, _fd_of, 
 _PERCPU_VALUE_ALIGN = 8              # each CPU's copy of a per-CPU value is 8-byte aligned
 _INT_SIZES = (1, 2, 4, 8)
 _POSSIBLE_CPUS = "/sys/devices/system/cpu/possible"
+_ITEMS = object()                    # update() without a value: MutableMapping.update
 MapInfo = collections.namedtuple("MapInfo", "id type name key_size value_size max_entries flags")
 
 
@@ -126,8 +127,22 @@ class Map(_FdObject, collections.abc.MutableMapping):
             raise syscall_error(err, self._call(k.BPF_MAP_LOOKUP_ELEM, key), self._hint(err))
         return self._value_from(value_buf)
 
-    def update(self, key, value, flags=k.BPF_ANY):
-        """Set ``key`` to ``value``; ``flags`` BPF_ANY, BPF_NOEXIST or BPF_EXIST."""
+    def update(self, key=_ITEMS, /, value=_ITEMS, flags=k.BPF_ANY, **items):
+        """Set ``key`` to ``value``; ``flags`` BPF_ANY, BPF_NOEXIST or BPF_EXIST.
+
+        Without a value it is MutableMapping.update: ``update(mapping)`` or
+        ``update(pairs)`` sets each item as ``map[key] = value`` does (BPF_ANY)."""
+        if value is _ITEMS:
+            if flags != k.BPF_ANY:
+                raise TypeError("flags go with update(key, value, flags)")
+            if key is _ITEMS:
+                super().update(**items)
+            else:
+                super().update(key, **items)
+            return
+        if items:
+            raise TypeError("update(key, value, flags) takes no other keywords, not %s"
+                            % ", ".join(items))
         key_buf, value_buf = self._key_buf(key), self._value_buf(value)
         attr = self._elem_attr(key_buf, value_buf, flags)
         _sys_bpf(k.BPF_MAP_UPDATE_ELEM, attr, self._call(k.BPF_MAP_UPDATE_ELEM, key),
