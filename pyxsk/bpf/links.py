@@ -30,7 +30,8 @@ def _ifindex(interface: Union[str, int]) -> int:
     return interface
 
 
-_MODE_NAMES: Dict[int, str] = {_ifla.XDP_FLAGS_SKB_MODE: "skb", _ifla.XDP_FLAGS_DRV_MODE: "drv", _ifla.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
+_MODE_NAMES: Dict[int, str] = {_ifla.XDP_FLAGS_SKB_MODE: "skb", _ifla.XDP_FLAGS_DRV_MODE: "drv",
+                               _ifla.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
 
 
 def link_xdp(prog: FdLike, interface: Union[str, int], flags: int) -> Link:
