@@ -54,6 +54,28 @@ def test_array_map_is_a_mapping_of_its_indexes():
         assert "pyxsk_arr" in repr(arr) and "max_entries=4" in repr(arr)
 
 
+def test_update_is_also_mutable_mapping_update():
+    with bpf.ArrayMap(max_entries=4) as arr:
+        arr.update({1: 5})
+        arr.update([(2, 6)])
+        arr.update()
+        assert dict(arr) == {0: 0, 1: 5, 2: 6, 3: 0}
+        arr.update(3, 7, k.BPF_EXIST)
+        arr.update(0, value=8)
+        assert dict(arr) == {0: 8, 1: 5, 2: 6, 3: 7}
+        with pytest.raises(TypeError, match="flags go with"):
+            arr.update({1: 1}, flags=k.BPF_EXIST)
+        with pytest.raises(TypeError, match="no other keywords"):
+            arr.update(1, 1, bogus=2)
+    fd = xsk_socket()
+    try:
+        with bpf.XskMap(max_entries=2) as xskmap:
+            xskmap.update({1: fd})
+            assert dict(xskmap) == {1: fd}
+    finally:
+        _libc.close(fd)
+
+
 def test_hash_map_keys_values_and_flags():
     with bpf.HashMap(key_size=6, value_size=4, max_entries=2) as h:
         mac = bytes.fromhex("020000000001")

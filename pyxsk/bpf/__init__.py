@@ -38,6 +38,8 @@ call still fails with every capability it needs held, the error says what
 the limit is and whether raising it changed anything.
 """
 
+from __future__ import annotations
+
 from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
 from .links import Link, link_xdp, LinkInfo  # noqa: F401

@@ -2,19 +2,27 @@
 kernel removes when the link's last fd closes -- also when the process
 dies."""
 
-import collections
+from __future__ import annotations
+
 import errno
+from typing import Dict, NamedTuple, Optional, Union
 
 from .. import _libc
 from ..errors import ConfigError
 from ..uapi import bpf as k
 from ..uapi import if_link as _ifla
-from .syscall import _FdObject, _fd_of, _info, _sys_bpf
-
-LinkInfo = collections.namedtuple("LinkInfo", "id type prog_id ifindex")
+from .syscall import FdLike, _FdObject, _fd_of, _info, _sys_bpf
 
 
-def _ifindex(interface):
+class LinkInfo(NamedTuple):
+    """BPF_OBJ_GET_INFO_BY_FD's answer for a link (``ifindex`` None unless it is an XDP link)."""
+    id: int
+    type: int
+    prog_id: int
+    ifindex: Optional[int]
+
+
+def _ifindex(interface: Union[str, int]) -> int:
     if isinstance(interface, str):
         return _libc.if_nametoindex(interface)
     if isinstance(interface, bool) or not isinstance(interface, int) or interface <= 0:
@@ -22,10 +30,11 @@ def _ifindex(interface):
     return interface
 
 
-_MODE_NAMES = {_ifla.XDP_FLAGS_SKB_MODE: "skb", _ifla.XDP_FLAGS_DRV_MODE: "drv", _ifla.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
+_MODE_NAMES: Dict[int, str] = {_ifla.XDP_FLAGS_SKB_MODE: "skb", _ifla.XDP_FLAGS_DRV_MODE: "drv",
+                               _ifla.XDP_FLAGS_HW_MODE: "hw", 0: "auto"}
 
 
-def link_xdp(prog, interface, flags):
+def link_xdp(prog: FdLike, interface: Union[str, int], flags: int) -> Link:
     """BPF_LINK_CREATE with attach_type BPF_XDP: attach ``prog`` to
     ``interface`` (name or ifindex) and return the :class:`Link` that holds it.
 
@@ -67,41 +76,42 @@ class Link(_FdObject):
     """
 
     _what = "XDP link"
+    mode: Optional[str]
 
-    def __init__(self, fd, ifindex=None, mode=None):
+    def __init__(self, fd: int, ifindex: Optional[int] = None, mode: Optional[str] = None) -> None:
         super().__init__(fd)
         self._requested_ifindex = ifindex
         self.mode = mode     # "skb", "drv", "hw", or "auto" (the kernel chose)
 
-    def info(self):
+    def info(self) -> LinkInfo:
         raw = _info(self.fileno(), k.bpf_link_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % self._what)
         ifindex = raw.xdp.ifindex if raw.type == k.BPF_LINK_TYPE_XDP else None
         return LinkInfo(raw.id, raw.type, raw.prog_id, ifindex)
 
     @property
-    def id(self):
+    def id(self) -> int:
         return self.info().id
 
     @property
-    def ifindex(self):
+    def ifindex(self) -> Optional[int]:
         return self.info().ifindex
 
     @property
-    def prog_id(self):
+    def prog_id(self) -> int:
         return self.info().prog_id
 
-    def update(self, prog):
+    def update(self, prog: FdLike) -> None:
         """BPF_LINK_UPDATE: run ``prog`` instead, without a gap."""
         attr = k.bpf_attr_link_update(link_fd=self.fileno(), new_prog_fd=_fd_of(prog, "prog"))
         _sys_bpf(k.BPF_LINK_UPDATE, attr, "bpf(BPF_LINK_UPDATE, %s)" % self._what,
                  {errno.ENOLINK: "the link was detached", errno.EINVAL: "not an XDP program"})
 
-    def detach(self):
+    def detach(self) -> None:
         """BPF_LINK_DETACH: take the program off the interface; the fd stays open."""
         attr = k.bpf_attr_link_detach(link_fd=self.fileno())
         _sys_bpf(k.BPF_LINK_DETACH, attr, "bpf(BPF_LINK_DETACH, %s)" % self._what)
 
-    def _state(self):
+    def _state(self) -> str:
         try:
             info = self.info()
         except OSError:

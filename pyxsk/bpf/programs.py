@@ -2,10 +2,12 @@
 (:class:`~pyxsk.errors.VerifierError`), loaded programs as :class:`Prog`
 objects, BPF_PROG_TEST_RUN on a frame, and programs looked up by id."""
 
-import collections
+from __future__ import annotations
+
 import ctypes
 import enum
 import errno
+from typing import Iterable, NamedTuple, Optional, Tuple, Union
 
 from . import asm
 from .. import _libc
@@ -28,16 +30,38 @@ class XdpAction(enum.IntEnum):
     REDIRECT = k.XDP_REDIRECT
 
 
-TestRun = collections.namedtuple("TestRun", "action frame duration_ns retval")
-TestRun.__doc__ = """BPF_PROG_TEST_RUN's answer: ``action`` (an XdpAction for an
-XDP program whose return value is one), the output ``frame`` (bytes, after any
-head/tail adjustment), ``duration_ns`` (mean per run over ``repeat`` runs, as
-the kernel measures it) and the raw ``retval``."""
-TestRun.__test__ = False   # not a pytest test class
-ProgInfo = collections.namedtuple("ProgInfo", "id type name tag run_count run_time_ns nr_map_ids")
+class TestRun(NamedTuple):
+    """BPF_PROG_TEST_RUN's answer: ``action`` (an XdpAction for an
+    XDP program whose return value is one), the output ``frame`` (bytes, after any
+    head/tail adjustment), ``duration_ns`` (mean per run over ``repeat`` runs, as
+    the kernel measures it) and the raw ``retval``."""
+    action: Union[XdpAction, int]
+    frame: bytes
+    duration_ns: int
+    retval: int
 
 
-def _instructions(program):
+# not a pytest test class (setattr: a typed NamedTuple declares only its fields)
+setattr(TestRun, "__test__", False)
+
+
+class ProgInfo(NamedTuple):
+    """BPF_OBJ_GET_INFO_BY_FD's answer for a program (``tag`` in hex)."""
+    id: int
+    type: int
+    name: str
+    tag: str
+    run_count: int
+    run_time_ns: int
+    nr_map_ids: int
+
+
+# what load() takes: an assembler program, its items, or assembled bytes
+ProgramSource = Union[asm.Program, Iterable[Union[asm.Instruction, asm.Label]], bytes, bytearray,
+                      memoryview]
+
+
+def _instructions(program: ProgramSource) -> bytes:
     if isinstance(program, asm.Program):
         return program.assemble()
     if isinstance(program, (bytes, bytearray, memoryview)):
@@ -45,7 +69,7 @@ def _instructions(program):
     return asm.Program(program).assemble()
 
 
-def _load_once(attr, log_size, log_level):
+def _load_once(attr: k.bpf_attr_prog_load, log_size: int, log_level: int) -> Tuple[int, int, str, int]:
     """One BPF_PROG_LOAD: (fd or -1, errno, log text, log size the kernel wanted)."""
     log = ctypes.create_string_buffer(log_size) if log_size else None
     attr.log_level = log_level
@@ -57,8 +81,9 @@ def _load_once(attr, log_size, log_level):
     return ret, err, text, attr.log_true_size
 
 
-def load(program, name=None, prog_type=k.BPF_PROG_TYPE_XDP, license=DEFAULT_LICENSE,
-         log_level=0, flags=0, expected_attach_type=0):
+def load(program: ProgramSource, name: Optional[str] = None, prog_type: int = k.BPF_PROG_TYPE_XDP,
+         license: str = DEFAULT_LICENSE, log_level: int = 0, flags: int = 0,
+         expected_attach_type: int = 0) -> Prog:
     """BPF_PROG_LOAD: load ``program`` (an asm.Program, a list of
     instructions, or assembled bytes) and return a :class:`Prog`.
 
@@ -89,7 +114,7 @@ def load(program, name=None, prog_type=k.BPF_PROG_TYPE_XDP, license=DEFAULT_LICE
     return Prog(ret, prog_type, log if log_level else "")
 
 
-def _sys_bpf_prog_load_eperm(attr, call):
+def _sys_bpf_prog_load_eperm(attr: k.bpf_attr_prog_load, call: str) -> int:
     """The memlock/capability path of a load refused with EPERM."""
     attr.log_level, attr.log_size, attr.log_buf = 0, 0, 0
     kind = "an XDP program" if attr.prog_type == k.BPF_PROG_TYPE_XDP else \
@@ -98,7 +123,8 @@ def _sys_bpf_prog_load_eperm(attr, call):
                     needs=_needs_bpf("loading " + kind, attr.prog_type in _NET_ADMIN_PROGS))
 
 
-def _load_with_log(attr, err, log, log_level, wanted):
+def _load_with_log(attr: k.bpf_attr_prog_load, err: int, log: str, log_level: int,
+                   wanted: int) -> Tuple[int, int, str]:
     """Load again with a log until the log fits; (fd or -1, errno, log)."""
     size = max(LOG_START_SIZE, wanted)
     ret = -1
@@ -109,7 +135,7 @@ def _load_with_log(attr, err, log, log_level, wanted):
         size = min(LOG_MAX_SIZE, max(size * 2, wanted))
 
 
-def _load_hint(err, log):
+def _load_hint(err: int, log: str) -> str:
     if err == errno.ENOSPC:
         return "the verifier log did not fit even in %d bytes" % LOG_MAX_SIZE
     if err == errno.E2BIG:
@@ -127,8 +153,13 @@ class Prog(_FdObject):
     ``test_run()``, and ``log`` (the verifier's, if a log level was asked for)."""
 
     _what = "program"
+    type: int
+    log: str
+    id: int
+    tag: str
+    name: str
 
-    def __init__(self, fd, prog_type, log=""):
+    def __init__(self, fd: int, prog_type: int, log: str = "") -> None:
         super().__init__(fd)
         self.type = prog_type
         self.log = log
@@ -140,16 +171,17 @@ class Prog(_FdObject):
         self.id, self.tag, self.name = info.id, info.tag, info.name
         self._what = "program %s" % (self.name or self.id)
 
-    def info(self):
+    def info(self) -> ProgInfo:
         """BPF_OBJ_GET_INFO_BY_FD: id, type, name, tag, run statistics, map ids."""
         raw = _info(self.fileno(), k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % self._what)
         return ProgInfo(raw.id, raw.type, raw.name.decode(), bytes(raw.tag).hex(),
                         raw.run_cnt, raw.run_time_ns, raw.nr_map_ids)
 
-    def _state(self):
+    def _state(self) -> str:
         return " id=%d name=%r tag=%s" % (self.id, self.name, self.tag)
 
-    def test_run(self, frame, repeat=1, linear_size=None):
+    def test_run(self, frame: Union[bytes, bytearray, memoryview], repeat: int = 1,
+                 linear_size: Optional[int] = None) -> TestRun:
         """BPF_PROG_TEST_RUN: run the program ``repeat`` times on ``frame``.
 
         The kernel builds an xdp_buff around a copy of ``frame`` (at least
@@ -171,7 +203,8 @@ class Prog(_FdObject):
         if self.type == k.BPF_PROG_TYPE_XDP and len(data) < ETH_HLEN:
             raise ConfigError("BPF_PROG_TEST_RUN needs an XDP frame of at least %d bytes "
                               "(an Ethernet header), not %d; see linear_size" % (ETH_HLEN, len(data)))
-        ctx_in = ctx_out = None
+        ctx_in: Optional[k.xdp_md] = None
+        ctx_out: Optional[k.xdp_md] = None
         if linear_size is not None:
             if isinstance(linear_size, bool) or not isinstance(linear_size, int) \
                     or not 0 <= linear_size <= len(data):
@@ -187,7 +220,7 @@ class Prog(_FdObject):
             attr = k.bpf_attr_test(prog_fd=self.fileno(), data_size_in=len(data), data_size_out=out_size,
                                    data_in=ctypes.addressof(in_buf), data_out=ctypes.addressof(out_buf),
                                    repeat=repeat)
-            if ctx_in is not None:
+            if ctx_in is not None and ctx_out is not None:
                 attr.ctx_in, attr.ctx_size_in = ctypes.addressof(ctx_in), ctypes.sizeof(ctx_in)
                 attr.ctx_out, attr.ctx_size_out = ctypes.addressof(ctx_out), ctypes.sizeof(ctx_out)
             ret, err = _libc.raw_bpf(k.BPF_PROG_TEST_RUN, attr)
@@ -196,7 +229,7 @@ class Prog(_FdObject):
             if err != errno.ENOSPC or attr.data_size_out <= out_size:
                 raise syscall_error(err, call, hints.get(err))
             out_size = attr.data_size_out
-        action = attr.retval
+        action: int = attr.retval
         if self.type == k.BPF_PROG_TYPE_XDP and action in XdpAction._value2member_map_:
             action = XdpAction(action)
         return TestRun(action, out_buf.raw[:attr.data_size_out], attr.duration, attr.retval)
@@ -205,7 +238,7 @@ class Prog(_FdObject):
 _U32_MAX = (1 << 32) - 1
 
 
-def prog_by_id(prog_id):
+def prog_by_id(prog_id: int) -> Prog:
     """The loaded program with id ``prog_id`` (BPF_PROG_GET_FD_BY_ID, then
     BPF_OBJ_GET_INFO_BY_FD for its type), as a :class:`Prog` holding a new fd
     of its own: close it when done.  The kernel looks programs up by id only

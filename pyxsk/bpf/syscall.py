@@ -3,10 +3,13 @@ command names in errors, the RLIMIT_MEMLOCK retry of kernels before 5.11,
 object names, OBJ_GET_INFO, and the base class of every object that owns a
 kernel fd (idempotent ``close()``, ``with``, ``fileno()``, ``repr``)."""
 
+from __future__ import annotations
+
 import ctypes
 import errno
 import re
 import warnings
+from typing import Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar, Union
 
 from .. import _libc, capabilities
 from ..errors import ConfigError, syscall_error
@@ -26,14 +29,31 @@ _NET_ADMIN_PROGS = frozenset((k.BPF_PROG_TYPE_XDP, k.BPF_PROG_TYPE_SCHED_CLS,
                               k.BPF_PROG_TYPE_SCHED_ACT))
 _BPF_ALTERNATIVE = "CAP_SYS_ADMIN"
 
+# errno -> the likely cause of that refusal, for this call
+_Hints = Mapping[int, str]
+# (what the call does, the capabilities it needs, one that stands in for all of them)
+_Needs = Tuple[str, Tuple[str, ...], Optional[str]]
+# a ctypes structure bpf(2) reads or fills
+_Attr = TypeVar("_Attr", bound=ctypes.Structure)
 
-def _needs_bpf(what, net_admin):
+
+class HasFileno(Protocol):
+    """An object that owns an fd: a socket, a map, a program..."""
+
+    def fileno(self) -> int: ...
+
+
+# an fd, or an object that has one
+FdLike = Union[int, HasFileno]
+
+
+def _needs_bpf(what: str, net_admin: bool) -> _Needs:
     """``needs`` for :func:`_sys_bpf`: CAP_BPF, and CAP_NET_ADMIN for the networking kinds."""
     needed = ("CAP_BPF", "CAP_NET_ADMIN") if net_admin else ("CAP_BPF",)
     return what, needed, _BPF_ALTERNATIVE
 
 
-_CMD_NAMES = {
+_CMD_NAMES: Dict[int, str] = {
     k.BPF_MAP_LOOKUP_ELEM: "BPF_MAP_LOOKUP_ELEM", k.BPF_MAP_UPDATE_ELEM: "BPF_MAP_UPDATE_ELEM",
     k.BPF_MAP_DELETE_ELEM: "BPF_MAP_DELETE_ELEM", k.BPF_MAP_GET_NEXT_KEY: "BPF_MAP_GET_NEXT_KEY",
 }
@@ -43,16 +63,16 @@ _MEMLOCK_CHARGED = (k.BPF_MAP_CREATE, k.BPF_PROG_LOAD)
 class _Memlock:
     """What was done about RLIMIT_MEMLOCK (once per process)."""
     tried = False
-    before = None       # (soft, hard) before raising
-    after = None        # (soft, hard) after, or None if setrlimit failed
-    error = None
+    before: Optional[Tuple[int, int]] = None    # (soft, hard) before raising
+    after: Optional[Tuple[int, int]] = None     # (soft, hard) after, or None if setrlimit failed
+    error: Optional[OSError] = None
 
 
-def _fmt_limit(value):
+def _fmt_limit(value: int) -> str:
     return "unlimited" if value == _libc.RLIM_INFINITY else "%d bytes" % value
 
 
-def _raise_memlock():
+def _raise_memlock() -> bool:
     """Raise RLIMIT_MEMLOCK as far as allowed; True if it changed."""
     if _Memlock.tried:
         return False
@@ -71,7 +91,7 @@ def _raise_memlock():
     return False
 
 
-def _memlock_hint():
+def _memlock_hint() -> Optional[Tuple[str, bool]]:
     """(what RLIMIT_MEMLOCK is and what raising it did, whether it may be
     the cause), or None if pyxsk never looked (no EPERM yet from a call that
     old kernels charge to it)."""
@@ -92,7 +112,7 @@ def _memlock_hint():
             "charge BPF maps and programs to it: raise `ulimit -l`" % (_fmt_limit(soft), why), True)
 
 
-def _eperm_hint(needs):
+def _eperm_hint(needs: _Needs) -> str:
     """The hint for EPERM from a call that needs ``needs`` = (what, names,
     alternative): the capability missing if one is; else what the memlock
     limit is, the other cause on kernels before 5.11."""
@@ -107,7 +127,8 @@ def _eperm_hint(needs):
     return "%s; %s" % (text, capabilities.hint(what, needed, alternative, held))
 
 
-def _sys_bpf(cmd, attr, call, hints=None, needs=None):
+def _sys_bpf(cmd: int, attr: ctypes.Structure, call: str, hints: Optional[_Hints] = None,
+             needs: Optional[_Needs] = None) -> int:
     """bpf(cmd, &attr, sizeof attr) -> result, raising SyscallError.
 
     EPERM from a command old kernels charge to RLIMIT_MEMLOCK raises the
@@ -125,7 +146,7 @@ def _sys_bpf(cmd, attr, call, hints=None, needs=None):
     raise syscall_error(err, call, (hints or {}).get(err))
 
 
-def _obj_name(name, what):
+def _obj_name(name: Optional[str], what: str) -> bytes:
     """The kernel's object name: up to 15 of [A-Za-z0-9_.] (else EINVAL)."""
     if name is None:
         return b""
@@ -134,19 +155,23 @@ def _obj_name(name, what):
     return name.encode()
 
 
-def _info(fd, info, call):
+def _info(fd: int, info: _Attr, call: str) -> _Attr:
     attr = k.bpf_attr_info(bpf_fd=fd, info_len=ctypes.sizeof(info), info=ctypes.addressof(info))
     _sys_bpf(k.BPF_OBJ_GET_INFO_BY_FD, attr, call)
     return info
 
 
-def _fd_of(obj, what):
+def _fd_of(obj: object, what: str) -> int:
+    """The fd of ``obj`` (an fd or an object with fileno()); TypeError otherwise."""
     if isinstance(obj, int) and not isinstance(obj, bool):
         return obj
-    fileno = getattr(obj, "fileno", None)
+    fileno: Optional[Callable[[], int]] = getattr(obj, "fileno", None)
     if fileno is None:
         raise TypeError("%s must be an fd or have fileno(), not %s" % (what, type(obj).__name__))
     return fileno()
+
+
+_Self = TypeVar("_Self", bound="_FdObject")
 
 
 class _FdObject:
@@ -154,43 +179,43 @@ class _FdObject:
 
     _what = "bpf object"
 
-    def __init__(self, fd):
+    def __init__(self, fd: int) -> None:
         self._fd = fd
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._fd < 0
 
-    def fileno(self):
+    def fileno(self) -> int:
         if self._fd < 0:
             raise ValueError("%s is closed" % self._what)
         return self._fd
 
     @property
-    def fd(self):
+    def fd(self) -> int:
         return self.fileno()
 
-    def close(self):
+    def close(self) -> None:
         fd, self._fd = self._fd, -1
         if fd >= 0:
             _libc.close(fd, call="close(%s)" % self._what)
 
-    def __enter__(self):
+    def __enter__(self: _Self) -> _Self:
         self.fileno()
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_fd", -1) >= 0:
             warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
             self.close()
 
-    def _state(self):
+    def _state(self) -> str:
         return ""
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._fd < 0:
             return "<%s [closed]>" % type(self).__name__
         return "<%s fd=%d%s>" % (type(self).__name__, self._fd, self._state())

@@ -26,15 +26,21 @@ found a socket; the socket can still drop the frame later (rx ring full,
 no fill-ring entries), which its XDP_STATISTICS report.
 """
 
-import collections
+from __future__ import annotations
+
 import ipaddress
 import sys
+from typing import TYPE_CHECKING, Dict, Final, List, NamedTuple, Optional, TypedDict, Union, cast
 
 from .. import bpf
 from .asm import (ALU, ALU64, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10,
-                  STX, XDP_MD_DATA, XDP_MD_DATA_END, XDP_MD_RX_QUEUE_INDEX, Program, label)
+                  STX, XDP_MD_DATA, XDP_MD_DATA_END, XDP_MD_RX_QUEUE_INDEX, Instruction, Label, Program,
+                  label)
 from ..errors import ConfigError
 from ..uapi import bpf as k
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack     # typing's from Python 3.11; annotations only
 
 __all__ = ["redirect_all", "redirect_matching", "ActionCounters", "Filter", "parse_filter"]
 
@@ -69,36 +75,40 @@ IPPROTO = {"icmp": 1, "tcp": 6, "udp": 17, "icmp6": 58, "sctp": 132}
 PORT_PROTOS = (IPPROTO["tcp"], IPPROTO["udp"])
 ADDR_WORD = 4                           # addresses are compared 32 bits at a time
 STACK_KEY_OFF = -4                      # where the counter key is built on the stack
-COUNTER_SIZE = 8                        # each counter is a u64
+COUNTER_SIZE: Final = 8                 # each counter is a u64
 
 _U16_BYTES = 2
 
+# the instructions and labels a program is built from
+_Code = List[Union[Instruction, Label]]
+_Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 
-def _net16(value):
+
+def _net16(value: int) -> int:
     """A 16-bit field as a u16 load from the packet sees it: network order
     bytes read in host order."""
     return int.from_bytes(value.to_bytes(_U16_BYTES, "big"), sys.byteorder)
 
 
-def _net32(raw):
+def _net32(raw: bytes) -> int:
     return int.from_bytes(raw, sys.byteorder)
 
 
 # -- counters ------------------------------------------------------------------------
 
-class ActionCounters(bpf.PerCpuArrayMap):
+class ActionCounters(bpf.PerCpuArrayMap[int]):
     """A per-CPU array indexed by XDP action: element ``XdpAction.PASS`` counts
     the frames the program passed, and so on.  ``counts()`` sums the CPUs."""
 
-    def __init__(self, name=None):
+    def __init__(self, name: Optional[str] = None) -> None:
         super().__init__(max_entries=len(bpf.XdpAction), value_size=COUNTER_SIZE, name=name)
 
-    def counts(self):
+    def counts(self) -> Dict[bpf.XdpAction, int]:
         """{XdpAction: frames, summed over CPUs}."""
         return {action: self.sum(int(action)) for action in bpf.XdpAction}
 
 
-def _count_and_exit(counters):
+def _count_and_exit(counters: Optional[Union[ActionCounters, int]]) -> _Code:
     """Add one to counters[r0] (this CPU's copy) and return r0."""
     if counters is None:
         return [JMP.EXIT()]
@@ -119,7 +129,7 @@ def _count_and_exit(counters):
     ]
 
 
-def _redirect(xskmap):
+def _redirect(xskmap: Union[bpf.XskMap, int]) -> _Code:
     """r0 = bpf_redirect_map(xskmap, ctx->rx_queue_index, XDP_PASS); needs ctx in R1."""
     return [
         LDX.W(R2, R1, XDP_MD_RX_QUEUE_INDEX),
@@ -129,7 +139,8 @@ def _redirect(xskmap):
     ]
 
 
-def redirect_all(xskmap, counters=None):
+def redirect_all(xskmap: Union[bpf.XskMap, int],
+                 counters: Optional[Union[ActionCounters, int]] = None) -> Program:
     """Every frame to the AF_XDP socket of its rx queue; XDP_PASS where the
     queue has none.  ``counters``: an optional :class:`ActionCounters`."""
     return Program(_redirect(xskmap) + _count_and_exit(counters))
@@ -137,10 +148,28 @@ def redirect_all(xskmap, counters=None):
 
 # -- filters ---------------------------------------------------------------------------
 
-_FILTER_FIELDS = ("ethertype", "vlan", "ip", "proto", "src_port", "dst_port", "dst")
+class _FilterFields(NamedTuple):
+    ethertype: Optional[int]
+    vlan: Union[bool, int, None]        # None: tagged or not; True: tagged; an int: that VLAN id
+    ip: Optional[int]
+    proto: Optional[int]
+    src_port: Optional[int]
+    dst_port: Optional[int]
+    dst: Optional[_Network]
 
 
-class Filter(collections.namedtuple("Filter", _FILTER_FIELDS)):
+class _FilterKeywords(TypedDict, total=False):
+    """Filter's fields as keywords (redirect_matching's **fields)."""
+    ethertype: Optional[int]
+    vlan: Union[bool, int, None]
+    ip: Optional[int]
+    proto: Union[int, str, None]
+    src_port: Optional[int]
+    dst_port: Optional[int]
+    dst: Union[str, _Network, None]
+
+
+class Filter(_FilterFields):
     """What :func:`redirect_matching` redirects; every field given must match.
 
     - ``ethertype``: the EtherType after at most one 802.1Q tag (0x0600..0xffff)
@@ -158,8 +187,10 @@ class Filter(collections.namedtuple("Filter", _FILTER_FIELDS)):
 
     __slots__ = ()
 
-    def __new__(cls, ethertype=None, vlan=None, ip=None, proto=None, src_port=None,
-                dst_port=None, dst=None):
+    def __new__(cls, ethertype: Optional[int] = None, vlan: Union[bool, int, None] = None,
+                ip: Optional[int] = None, proto: Union[int, str, None] = None,
+                src_port: Optional[int] = None, dst_port: Optional[int] = None,
+                dst: Union[str, _Network, None] = None) -> Filter:
         if isinstance(proto, str):
             if proto not in IPPROTO:
                 raise ConfigError("unknown IP protocol %r (know %s)" % (proto, ", ".join(IPPROTO)))
@@ -180,7 +211,8 @@ class Filter(collections.namedtuple("Filter", _FILTER_FIELDS)):
         _check_int(proto, 0, IPPROTO_MAX, "proto")
         _check_int(src_port, 0, PORT_MAX, "src_port")
         _check_int(dst_port, 0, PORT_MAX, "dst_port")
-        if (src_port is not None or dst_port is not None) and proto not in (None,) + PORT_PROTOS:
+        if (src_port is not None or dst_port is not None) and proto is not None \
+                and proto not in PORT_PROTOS:
             raise ConfigError("ports need UDP or TCP, not IP protocol %d" % proto)
         ip_needed = ip is not None or proto is not None or src_port is not None or dst_port is not None
         if ethertype is not None and ip_needed:
@@ -191,11 +223,11 @@ class Filter(collections.namedtuple("Filter", _FILTER_FIELDS)):
         return super().__new__(cls, ethertype, vlan, ip, proto, src_port, dst_port, dst)
 
     @property
-    def needs_ip(self):
+    def needs_ip(self) -> bool:
         return any(v is not None for v in (self.ip, self.proto, self.src_port, self.dst_port, self.dst))
 
-    def __str__(self):
-        words = []
+    def __str__(self) -> str:
+        words: List[str] = []
         if self.vlan is True:
             words.append("vlan")
         elif self.vlan is not None:
@@ -217,21 +249,21 @@ class Filter(collections.namedtuple("Filter", _FILTER_FIELDS)):
         return " and ".join(words) or "all"
 
 
-def _check_int(value, lo, hi, what):
+def _check_int(value: object, lo: int, hi: int, what: str) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ConfigError("%s must be an int %d..%d, not %r" % (what, lo, hi, value))
 
 
-def _number(text, what):
+def _number(text: str, what: str) -> int:
     try:
         return int(text, 0)
     except ValueError:
         raise ConfigError("%s: %r is not a number" % (what, text))
 
 
-def parse_filter(text):
+def parse_filter(text: str) -> Filter:
     """A :class:`Filter` from tcpdump-like words, all of which must match
     (``and`` between them is optional)::
 
@@ -246,9 +278,9 @@ def parse_filter(text):
     ``dst port N``, ``dst host ADDR``, ``dst net PREFIX``, ``all``.
     """
     words = [w for w in text.lower().split() if w != "and"]
-    fields = {}
+    fields: Dict[str, Union[int, str]] = {}
 
-    def put(name, value):
+    def put(name: str, value: Union[int, str]) -> None:
         if name in fields and fields[name] != value:
             raise ConfigError("filter %r: %s given twice" % (text, name.replace("_", " ")))
         fields[name] = value
@@ -286,10 +318,11 @@ def parse_filter(text):
         else:
             raise ConfigError("filter %r: cannot parse at %r (see pyxsk.bpf.xdp.parse_filter)"
                               % (text, " ".join(words[i - 1:])))
-    return Filter(**fields)
+    # cast: put() stores only Filter's fields, each with a value of its type
+    return Filter(**cast("_FilterKeywords", fields))
 
 
-def _as_filter(filter, fields):
+def _as_filter(filter: object, fields: _FilterKeywords) -> Filter:
     if filter is None:
         return Filter(**fields)
     if fields:
@@ -305,14 +338,14 @@ def _as_filter(filter, fields):
 #   R6 ctx, R7 data, R8 data_end, R9 the header being read (L3, then L4),
 #   R2 the EtherType, R5 the IP protocol; R3/R4 scratch.
 
-def _need(length, fail="pass"):
+def _need(length: int, fail: str = "pass") -> _Code:
     """Check that R9 + length <= data_end, else jump to ``fail``."""
     return [ALU64.MOV.reg(R3, R9), ALU64.ADD.imm(R3, length), JMP.JGT.reg(R3, R8, fail)]
 
 
-def _ethernet(f):
+def _ethernet(f: Filter) -> _Code:
     """R9 = L3 header, R2 = EtherType, skipping at most one 802.1Q tag."""
-    code = [
+    code: _Code = [
         ALU64.MOV.reg(R9, R7), ALU64.ADD.imm(R9, ETH_HLEN), JMP.JGT.reg(R9, R8, "pass"),
         LDX.H(R2, R7, ETH_TYPE_OFF),
         JMP.JNE.imm(R2, _net16(ETH_P_8021Q), "untagged"),
@@ -330,10 +363,10 @@ def _ethernet(f):
     return code
 
 
-def _dst_match(f, offset):
-    """Compare the destination address at R9 + offset with f.dst, 32 bits at a time."""
-    code = []
-    addr, mask = f.dst.network_address.packed, f.dst.netmask.packed
+def _dst_match(dst: _Network, offset: int) -> _Code:
+    """Compare the destination address at R9 + offset with dst, 32 bits at a time."""
+    code: _Code = []
+    addr, mask = dst.network_address.packed, dst.netmask.packed
     for i in range(0, len(addr), ADDR_WORD):
         word_mask = _net32(mask[i:i + ADDR_WORD])
         if not word_mask:
@@ -345,9 +378,9 @@ def _dst_match(f, offset):
     return code
 
 
-def _proto_match(f, load_proto, family):
+def _proto_match(f: Filter, load_proto: Instruction, family: str) -> _Code:
     """R5 = the IP protocol (``load_proto``), and check it against the filter."""
-    code = [load_proto]
+    code: _Code = [load_proto]
     if f.proto is not None:
         code.append(JMP.JNE.imm(R5, f.proto, "pass"))
     elif f.src_port is not None or f.dst_port is not None:
@@ -356,11 +389,11 @@ def _proto_match(f, load_proto, family):
     return code
 
 
-def _ipv4(f, ports):
+def _ipv4(f: Filter, ports: bool) -> _Code:
     code = [label("ipv4")] + _need(IPV4_MIN_HLEN)
     code += _proto_match(f, LDX.B(R5, R9, IPV4_PROTO_OFF), "ipv4")
     if f.dst is not None:
-        code += _dst_match(f, IPV4_DADDR_OFF)
+        code += _dst_match(f.dst, IPV4_DADDR_OFF)
     if ports:
         code += [
             LDX.H(R3, R9, IPV4_FRAG_OFF), ALU.BE(R3, 16), ALU.AND.imm(R3, IPV4_FRAG_OFFSET_MASK),
@@ -372,19 +405,19 @@ def _ipv4(f, ports):
     return code + [JMP.JA("l4")]
 
 
-def _ipv6(f, ports):
+def _ipv6(f: Filter, ports: bool) -> _Code:
     code = [label("ipv6")] + _need(IPV6_HLEN)
     code += _proto_match(f, LDX.B(R5, R9, IPV6_NEXTHDR_OFF), "ipv6")
     if f.dst is not None:
-        code += _dst_match(f, IPV6_DADDR_OFF)
+        code += _dst_match(f.dst, IPV6_DADDR_OFF)
     if ports:
         code.append(ALU64.ADD.imm(R9, IPV6_HLEN))
     return code + [JMP.JA("l4")]
 
 
-def _ip(f):
+def _ip(f: Filter) -> _Code:
     ports = f.src_port is not None or f.dst_port is not None
-    code = []
+    code: _Code = []
     if f.ip in (None, 4):
         code.append(JMP.JEQ.imm(R2, _net16(ETH_P_IP), "ipv4"))
     if f.ip in (None, 6):
@@ -403,7 +436,9 @@ def _ip(f):
     return code
 
 
-def redirect_matching(xskmap, filter=None, counters=None, **fields):
+def redirect_matching(xskmap: Union[bpf.XskMap, int], filter: Union[Filter, str, None] = None,
+                      counters: Optional[Union[ActionCounters, int]] = None,
+                      **fields: Unpack[_FilterKeywords]) -> Program:
     """Matching frames to the AF_XDP socket of their rx queue (XDP_PASS if
     the queue has none), all others XDP_PASS.
 
@@ -414,7 +449,7 @@ def redirect_matching(xskmap, filter=None, counters=None, **fields):
     pass.  ``counters``: an optional :class:`ActionCounters`.
     """
     f = _as_filter(filter, fields)
-    code = [ALU64.MOV.reg(R6, R1),
+    code: _Code = [ALU64.MOV.reg(R6, R1),
             LDX.W(R7, R6, XDP_MD_DATA),
             LDX.W(R8, R6, XDP_MD_DATA_END)]
     code += _ethernet(f)
