@@ -562,6 +562,7 @@ class Socket:
             rx = self.rx
             if rx is None:                   # closed by another thread meanwhile
                 self._require_open()
+                raise ValueError("I/O operation on a closed AF_XDP socket")
             if rx.available(1):
                 return True
             self._idle()
