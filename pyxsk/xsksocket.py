@@ -22,7 +22,7 @@ from .net import link
 from .bpf import xdp
 from .net import netns as _netns
 from .bpf.asm import Program
-from .errors import ConfigError
+from .errors import ConfigError, SyscallError
 from .uapi import bpf as _bpf_uapi
 from .xsk import Socket, resolve_ifindex
 
@@ -56,7 +56,7 @@ class XdpHook:
         try:
             self.mode = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
                                         update_if_noexist=True, netns=self.netns_fd)
-        except OSError as e:
+        except SyscallError as e:
             if e.errno in (errno.EBUSY, errno.EEXIST):
                 e.hint = "%s; pyxsk does not replace another XDP program: detach it first " \
                          "(pyxsk prog detach %s), or hand XskSocket that program (program=)" % (
