@@ -13,11 +13,15 @@ command line can take over Ctrl-C before anything heavy is imported).
         xsk.send([frame1, frame2])
 """
 
+from __future__ import annotations
+
 __version__ = "0.1.0"
 
 TYPE_CHECKING = False        # mypy takes it as True; typing is not imported at run time
 
 if TYPE_CHECKING:
+    from typing import List
+
     from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError, LedgerError,
                          NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
                          UnsupportedPlatformError, VerifierError)
@@ -54,5 +58,5 @@ def __getattr__(name: str) -> object:
     return value
 
 
-def __dir__() -> "list[str]":
+def __dir__() -> List[str]:
     return sorted(set(globals()) | set(_WHERE))

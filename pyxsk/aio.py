@@ -9,12 +9,16 @@ set need_wakeup on the fill ring (zero-copy drivers sleep until told).
         handle(frame)          # a memoryview, valid until the next batch
 """
 
+from __future__ import annotations
+
 import asyncio
+from typing import AsyncIterator
 
-from .xsk import GONE_CHECK_SECONDS
+from .frames import Batch
+from .xsk import GONE_CHECK_SECONDS, Socket
 
 
-async def wait_readable(xsk):
+async def wait_readable(xsk: Socket) -> None:
     """Return once ``xsk`` has frames waiting (without blocking the loop).
 
     The reader callback never fires for a socket whose interface was
@@ -25,9 +29,9 @@ async def wait_readable(xsk):
         return
     xsk.wakeup()
     loop = asyncio.get_running_loop()
-    ready = loop.create_future()
+    ready: asyncio.Future[None] = loop.create_future()
 
-    def on_readable():
+    def on_readable() -> None:
         if not ready.done():
             ready.set_result(None)
 
@@ -42,7 +46,7 @@ async def wait_readable(xsk):
         loop.remove_reader(fd)
 
 
-async def recv(xsk, max_frames=64):
+async def recv(xsk: Socket, max_frames: int = 64) -> Batch:
     """Wait for frames and take up to ``max_frames`` of them as a
     :class:`pyxsk.Batch` (the previous batch of this socket is released)."""
     while True:
@@ -52,7 +56,7 @@ async def recv(xsk, max_frames=64):
         await wait_readable(xsk)
 
 
-async def frames(xsk, max_frames=64):
+async def frames(xsk: Socket, max_frames: int = 64) -> AsyncIterator[memoryview]:
     """Every received frame, forever: ``async for frame in frames(xsk)``.
 
     Frames come in batches; a frame stays valid until the generator fetches

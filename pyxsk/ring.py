@@ -23,7 +23,11 @@ stores and loads with loads: x86 total store order.  On other architectures
 issue, so :func:`require_total_store_order` refuses to run there.
 """
 
+from __future__ import annotations
+
 import platform
+from array import array
+from typing import Optional, Protocol, Tuple, Type, TypeVar, Union
 
 from .errors import UnsupportedPlatformError
 from .mapping import Mapping
@@ -39,8 +43,28 @@ _LEN_HALFWORD = 2   # struct xdp_desc: u64 addr, u32 len, u32 options
 
 TSO_MACHINES = frozenset(["x86_64", "amd64", "i386", "i486", "i586", "i686"])
 
+# What the entries of a ring are copied from and to: a memoryview of u64 or
+# u32 items, or an array of them.
+Entries = Union[memoryview, "array[int]"]
 
-def require_total_store_order(machine=None):
+
+class Offsets(Protocol):
+    """Where the parts of a ring are, in bytes from the start of its mapping,
+    as :class:`pyxsk.xsk.RingOffsets` has them (its ``flags`` is read if
+    there is one: None or none, no ring flags)."""
+
+    @property
+    def producer(self) -> int: ...
+    @property
+    def consumer(self) -> int: ...
+    @property
+    def desc(self) -> int: ...
+
+
+_R = TypeVar("_R", bound="Ring")
+
+
+def require_total_store_order(machine: Optional[str] = None) -> None:
     """Raise UnsupportedPlatformError unless this CPU orders stores (x86 TSO)."""
     machine = (machine if machine is not None else platform.machine()).lower()
     if machine not in TSO_MACHINES:
@@ -51,11 +75,11 @@ def require_total_store_order(machine=None):
             "and pyxsk has none yet" % (machine or "this machine"))
 
 
-def is_power_of_two(n):
+def is_power_of_two(n: object) -> bool:
     return isinstance(n, int) and n > 0 and n & (n - 1) == 0
 
 
-def ring_length(offsets, size, entry_size):
+def ring_length(offsets: Offsets, size: int, entry_size: int) -> int:
     """Bytes to map: the descriptor array is the last thing in the ring."""
     return offsets.desc + size * entry_size
 
@@ -71,7 +95,18 @@ class Ring:
     __slots__ = ("name", "size", "mask", "stride", "_prod", "_cons", "_flags",
                  "words", "halfwords", "_views", "_mapping", "cached_prod", "cached_cons", "wakeup_without_flags")
 
-    def __init__(self, name, buf, offsets, size, entry_size, mapping=None):
+    name: str
+    size: int
+    mask: int
+    stride: int
+    words: memoryview
+    halfwords: memoryview
+    cached_prod: int
+    cached_cons: int
+    wakeup_without_flags: bool
+
+    def __init__(self, name: str, buf: memoryview, offsets: Offsets, size: int, entry_size: int,
+                 mapping: Optional[Mapping] = None) -> None:
         if not is_power_of_two(size):
             raise ValueError("%s ring size must be a power of two, got %r" % (name, size))
         require_total_store_order()
@@ -86,7 +121,8 @@ class Ring:
         desc = buf[offsets.desc:offsets.desc + size * entry_size]
         self.words = desc.cast("Q")
         # desc rings: struct xdp_desc as four u32 -- addr (2), len, options
-        self.halfwords = desc.cast("I") if entry_size == DESC_ENTRY else None
+        # (address rings get the view too, unused: it is never None)
+        self.halfwords = desc.cast("I")
         desc.release()
         self._views = [v for v in (self._prod, self._cons, self._flags, self.words, self.halfwords)
                        if v is not None]
@@ -98,17 +134,18 @@ class Ring:
         self.wakeup_without_flags = name == "tx"
 
     @classmethod
-    def map(cls, fd, pgoff, offsets, size, entry_size, name):
+    def map(cls: Type[_R], fd: int, pgoff: int, offsets: Offsets, size: int, entry_size: int,
+            name: str) -> _R:
         """mmap the ring of socket ``fd`` at page offset ``pgoff``."""
         length = ring_length(offsets, size, entry_size)
         mapping = Mapping.of_fd(fd, length, pgoff, "%s ring" % name)
         return cls(name, mapping.view, offsets, size, entry_size, mapping)
 
     @property
-    def has_flags(self):
+    def has_flags(self) -> bool:
         return self._flags is not None
 
-    def needs_wakeup(self):
+    def needs_wakeup(self) -> bool:
         """True when the kernel's XDP_RING_NEED_WAKEUP flag asks for a
         syscall to make progress on this ring.  Without ring flags: always
         for TX, never for the fill ring."""
@@ -116,13 +153,13 @@ class Ring:
             return self.wakeup_without_flags
         return bool(self._flags[0] & XDP_RING_NEED_WAKEUP)
 
-    def shared_producer(self):
+    def shared_producer(self) -> int:
         return self._prod[0]
 
-    def shared_consumer(self):
+    def shared_consumer(self) -> int:
         return self._cons[0]
 
-    def close(self):
+    def close(self) -> None:
         """Release the views and unmap.  Idempotent."""
         for view in self._views:
             view.release()
@@ -137,7 +174,7 @@ class ProducerRing(Ring):
 
     __slots__ = ()
 
-    def free(self, wanted):
+    def free(self, wanted: int) -> int:
         """How many entries can be produced, re-reading the kernel's consumer
         cursor only when the cached one leaves fewer than ``wanted``."""
         free = self.size - ((self.cached_prod - self.cached_cons) & MASK32)
@@ -146,31 +183,31 @@ class ProducerRing(Ring):
             free = self.size - ((self.cached_prod - self.cached_cons) & MASK32)
         return free
 
-    def reserve(self, n):
+    def reserve(self, n: int) -> Tuple[int, int]:
         """Reserve up to ``n`` entries: returns (count, cursor of the first)."""
         count = min(n, self.free(n))
         idx = self.cached_prod
         self.cached_prod = (idx + count) & MASK32
         return count, idx
 
-    def cancel(self, n):
+    def cancel(self, n: int) -> None:
         """Give back the last ``n`` reserved, unsubmitted entries."""
         self.cached_prod = (self.cached_prod - n) & MASK32
 
-    def submit(self):
+    def submit(self) -> None:
         """Publish every reserved entry with one store to the producer cursor."""
         self._prod[0] = self.cached_prod
 
-    def pending(self):
+    def pending(self) -> int:
         """Entries published but not yet taken by the kernel (re-reads its cursor)."""
         self.cached_cons = self._cons[0]
         return (self._prod[0] - self.cached_cons) & MASK32
 
-    def write_addrs(self, idx, src):
+    def write_addrs(self, idx: int, src: Entries) -> None:
         """Write the addresses of ``src`` (a 'Q' memoryview or array) from cursor ``idx``."""
         _scatter(self.words, self.stride, 0, self.mask, idx, memoryview(src))
 
-    def write_lens(self, idx, src):
+    def write_lens(self, idx: int, src: Entries) -> None:
         """Write the ``len`` of desc entries from cursor ``idx`` ('I' items;
         ``options`` stays 0: pyxsk never sets it)."""
         _scatter(self.halfwords, _HALFWORDS_PER_DESC, _LEN_HALFWORD, self.mask, idx, memoryview(src))
@@ -181,7 +218,7 @@ class ConsumerRing(Ring):
 
     __slots__ = ()
 
-    def available(self, wanted):
+    def available(self, wanted: int) -> int:
         """Entries ready to read, re-reading the producer cursor only when the
         cache holds fewer than ``wanted``."""
         avail = (self.cached_prod - self.cached_cons) & MASK32
@@ -190,28 +227,29 @@ class ConsumerRing(Ring):
             avail = (self.cached_prod - self.cached_cons) & MASK32
         return avail
 
-    def peek(self, n):
+    def peek(self, n: int) -> Tuple[int, int]:
         """Take up to ``n`` ready entries: returns (count, cursor of the first)."""
         count = min(n, self.available(n))
         idx = self.cached_cons
         self.cached_cons = (idx + count) & MASK32
         return count, idx
 
-    def cancel(self, n):
+    def cancel(self, n: int) -> None:
         """Put back the last ``n`` peeked, unreleased entries."""
         self.cached_cons = (self.cached_cons - n) & MASK32
 
-    def release(self):
+    def release(self) -> None:
         """Hand every peeked entry back to the kernel with one store."""
         self._cons[0] = self.cached_cons
 
-    def read_addrs(self, idx, count, out):
+    def read_addrs(self, idx: int, count: int, out: memoryview) -> None:
         """Copy the addresses of ``count`` entries from cursor ``idx`` into
         ``out`` (a writable 'Q' memoryview of at least ``count`` items)."""
         _gather(self.words, self.stride, 0, self.mask, idx, count, out)
 
 
-def _gather(words, stride, word, mask, idx, count, out):
+def _gather(words: memoryview, stride: int, word: int, mask: int, idx: int, count: int,
+            out: memoryview) -> None:
     """Copy one word of ``count`` entries from cursor ``idx`` into ``out[:count]``."""
     first = idx & mask
     head = min(count, mask + 1 - first)
@@ -220,7 +258,8 @@ def _gather(words, stride, word, mask, idx, count, out):
         out[head:count] = words[word:(count - head) * stride:stride]
 
 
-def _scatter(words, stride, word, mask, idx, src):
+def _scatter(words: memoryview, stride: int, word: int, mask: int, idx: int,
+             src: memoryview) -> None:
     """Copy ``src`` ('Q' items) into one word of consecutive entries from ``idx``."""
     count = len(src)
     first = idx & mask
@@ -230,7 +269,8 @@ def _scatter(words, stride, word, mask, idx, src):
         words[word:(count - head) * stride:stride] = src[head:]
 
 
-def transfer(src, src_idx, dst, dst_idx, count, word=0):
+def transfer(src: Ring, src_idx: int, dst: Ring, dst_idx: int, count: int,
+             word: Optional[int] = 0) -> None:
     """Copy one word (0: address, 1: len/options) of ``count`` entries from
     ring ``src`` at cursor ``src_idx`` to ring ``dst`` at ``dst_idx``, in at
     most three slice copies (the two rings wrap at different places).
@@ -252,7 +292,7 @@ def transfer(src, src_idx, dst, dst_idx, count, word=0):
         src_idx, dst_idx, count = src_idx + n, dst_idx + n, count - n
 
 
-def copy_addrs(src, idx, dst, n):
+def copy_addrs(src: Ring, idx: int, dst: ProducerRing, n: int) -> int:
     """Reserve up to ``n`` entries on producer ring ``dst``, copy into them
     the addresses of ``src`` entries from cursor ``idx`` (one slice copy
     unless a ring wraps), publish them; returns how many."""
@@ -269,7 +309,7 @@ def copy_addrs(src, idx, dst, n):
     return count
 
 
-def rx_to_fill(rx, fill, limit):
+def rx_to_fill(rx: ConsumerRing, fill: ProducerRing, limit: int) -> int:
     """Move up to ``limit`` RX descriptors' addresses straight onto the fill
     ring and publish both cursors: receive-and-drop in one step (aligned
     mode only: the kernel masks the data offset off fill entries).

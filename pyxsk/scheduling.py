@@ -20,8 +20,11 @@ what arrives in a slice, or the kernel drops frames meanwhile:
 ``with`` block: wrap the receive loop, not the program.
 """
 
+from __future__ import annotations
+
 import contextlib
 import threading
+from typing import Iterator
 
 from . import _libc
 from .errors import ConfigError
@@ -32,7 +35,7 @@ MAX_RING = 1 << 16
 COALESCED_RX_SIZE = 8192  # rx_ring_size(2e6): 2 M frames/s, a veth's receive rate on one core
 
 
-def rx_ring_size(pps, seconds=SLICE_SECONDS):
+def rx_ring_size(pps: float, seconds: float = SLICE_SECONDS) -> int:
     """RX (and fill) ring entries for ``pps`` frames/s to wait ``seconds``
     unread: a power of two from 2048 to 65536.  8192 covers 2 M/s."""
     if pps <= 0 or seconds <= 0:
@@ -45,7 +48,7 @@ def rx_ring_size(pps, seconds=SLICE_SECONDS):
 
 
 @contextlib.contextmanager
-def coalesced_wakeups():
+def coalesced_wakeups() -> Iterator[None]:
     """Run the ``with`` block under SCHED_BATCH (the calling thread only),
     then restore the thread's policy and priority, also on an exception.
     Needs no privilege, except to restore a real-time policy."""

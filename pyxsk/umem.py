@@ -33,6 +33,8 @@ calls "icky": it needs neither the kernel's private cursors nor in-order
 completion.
 """
 
+from __future__ import annotations
+
 import collections
 import ctypes
 import errno
@@ -40,12 +42,20 @@ import operator
 import re
 import threading
 from array import array
+from typing import (TYPE_CHECKING, Dict, Iterable, List, NamedTuple, Optional, Sequence, Set,
+                    Tuple, TypeVar, Union)
 
 from . import _libc
 from .errors import ConfigError, LedgerError
 from .mapping import Mapping
-from .ring import copy_addrs, is_power_of_two, rx_to_fill
+from .ring import ConsumerRing, ProducerRing, copy_addrs, is_power_of_two, rx_to_fill
 from .uapi import if_xdp
+
+if TYPE_CHECKING:
+    from .frames import Batch
+    from .xsk import Socket
+
+_T = TypeVar("_T")
 
 FREE = 0
 USER = 1
@@ -94,24 +104,41 @@ UMEM_REG_HINTS = {
     errno.EPERM: "AF_XDP needs CAP_NET_RAW",
 }
 
-PoolLedger = collections.namedtuple(
-    "PoolLedger", "queue fill rx user tx completion spare")
-PoolLedger.__doc__ = """Where one pool's chunks are: ``fill`` given to the fill ring
-and still in the kernel's hands, ``rx`` waiting on RX rings, ``user`` in
-receive batches, ``tx`` given to TX and not yet completed, ``completion``
-waiting on the completion ring, ``spare`` idle in the pool."""
-
-Ledger = collections.namedtuple("Ledger", "total free user pools")
-Ledger.__doc__ = """The result of :meth:`Umem.check`: chunk counts per owner;
-``pools`` maps "ifname-or-index/queue" to a :class:`PoolLedger`."""
 
 
-def _every_lane(value, lanes):
+class PoolLedger(NamedTuple):
+    """Where one pool's chunks are: ``fill`` given to the fill ring
+    and still in the kernel's hands, ``rx`` waiting on RX rings, ``user`` in
+    receive batches, ``tx`` given to TX and not yet completed, ``completion``
+    waiting on the completion ring, ``spare`` idle in the pool."""
+    queue: int
+    fill: int
+    rx: int
+    user: int
+    tx: int
+    completion: int
+    spare: int
+
+
+class Ledger(NamedTuple):
+    """The result of :meth:`Umem.check`: chunk counts per owner;
+    ``pools`` maps "ifname-or-index/queue" to a :class:`PoolLedger`."""
+    total: int
+    free: int
+    user: int
+    pools: Dict[str, PoolLedger]
+
+
+# where :meth:`Pool.ledger` says chunks are: (place, their addresses)
+Visible = List[Tuple[str, Sequence[int]]]
+
+
+def _every_lane(value: int, lanes: int) -> int:
     """An int holding the u64 ``value`` in each of ``lanes`` 64-bit lanes."""
     return int.from_bytes(value.to_bytes(8, "little") * lanes, "little")
 
 
-def huge_page_size():
+def huge_page_size() -> int:
     """The default huge page size in bytes, from /proc/meminfo."""
     with open("/proc/meminfo") as f:
         m = re.search(r"^Hugepagesize:\s+(\d+) kB", f.read(), re.M)
@@ -120,17 +147,17 @@ def huge_page_size():
     return int(m.group(1)) * 1024
 
 
-def _round_up(n, unit):
+def _round_up(n: int, unit: int) -> int:
     return (n + unit - 1) // unit * unit
 
 
-def max_headroom(frame_size):
+def max_headroom(frame_size: int) -> int:
     """The largest headroom XDP_UMEM_REG accepts for chunks of ``frame_size``."""
     return frame_size - CHUNK_RESERVE
 
 
-def validate_geometry(num_frames, frame_size, headroom, unaligned, page_size,
-                      tx_metadata_len=0):
+def validate_geometry(num_frames: int, frame_size: int, headroom: int, unaligned: bool,
+                      page_size: int, tx_metadata_len: int = 0) -> None:
     """Raise ConfigError for a UMEM the kernel would refuse (xdp_umem_reg), or
     one whose chunks the running kernel would hand back wrongly (odd unaligned
     sizes)."""
@@ -168,8 +195,24 @@ class Umem:
     /proc/sys/vm/nr_hugepages).
     """
 
-    def __init__(self, num_frames=4096, frame_size=4096, headroom=0, *, unaligned=False,
-                 hugepages=False, tx_metadata_len=0):
+    num_frames: int
+    frame_size: int
+    headroom: int
+    unaligned: bool
+    hugepages: bool
+    tx_metadata_len: int
+    size: int
+    view: memoryview         # released once closed
+    view16: memoryview       # the same, as 16-bit items
+    addr: int
+    reg_size: Optional[int]
+    bind_flags: int
+    closed: bool
+    lock: threading.RLock
+
+    def __init__(self, num_frames: int = 4096, frame_size: int = 4096, headroom: int = 0, *,
+                 unaligned: bool = False, hugepages: bool = False,
+                 tx_metadata_len: int = 0) -> None:
         page = _libc.page_size()
         validate_geometry(num_frames, frame_size, headroom, unaligned, page, tx_metadata_len)
         self.num_frames = num_frames
@@ -178,7 +221,9 @@ class Umem:
         self.unaligned = bool(unaligned)
         self.tx_metadata_len = tx_metadata_len
         self.size = num_frames * frame_size
-        self._shift = frame_size.bit_length() - 1 if is_power_of_two(frame_size) else None
+        # log2 of the chunk size; -1 (no shift at all) when it is no power of
+        # two, which only unaligned mode allows and where it goes unused
+        self._shift = frame_size.bit_length() - 1 if is_power_of_two(frame_size) else -1
         length = _round_up(self.size, huge_page_size() if hugepages else page)
         self.hugepages = bool(hugepages)
         self._mapping = Mapping.anonymous(
@@ -188,10 +233,10 @@ class Umem:
         self.addr = self._mapping.addr
         self._owner = bytearray(num_frames)
         self._lanes = 0           # see _lane_masks
-        self._starts_mask = self._indices_mask = None
+        self._starts_mask = self._indices_mask = 0
         self._free = array("Q", range((num_frames - 1) * frame_size, -1, -frame_size))
         self._user = 0
-        self._pools = {}
+        self._pools: Dict[int, Pool] = {}
         self.reg_size = None      # sizeof the xdp_umem_reg the kernel accepted
         self.bind_flags = 0       # of the socket that registered it; sharers inherit them
         self.closed = False
@@ -201,26 +246,26 @@ class Umem:
 
     # -- addresses ------------------------------------------------------------
 
-    def chunk_index(self, addr):
+    def chunk_index(self, addr: int) -> int:
         """Which chunk an address (a descriptor's ``addr``) points into."""
         if self.unaligned:
             return (addr & _ADDR_MASK) // self.frame_size
         return addr >> self._shift
 
-    def data_offset(self, addr):
+    def data_offset(self, addr: int) -> int:
         """Offset in the area of the data a descriptor's ``addr`` points at
         (unaligned mode keeps the data offset in the top 16 bits)."""
         if self.unaligned:
             return (addr & _ADDR_MASK) + (addr >> _OFFSET_SHIFT)
         return addr
 
-    def frame(self, addr, length):
+    def frame(self, addr: int, length: int) -> memoryview:
         """A memoryview of ``length`` bytes at descriptor address ``addr``."""
         off = self.data_offset(addr)
         return self.view[off:off + length]
 
     @property
-    def rx_capacity(self):
+    def rx_capacity(self) -> int:
         """The longest frame the kernel can receive into a chunk: the chunk
         less the headroom and XDP_PACKET_HEADROOM.  The skb_shared_info
         tailroom that XDP_UMEM_REG keeps free is not taken off: copy mode
@@ -231,16 +276,16 @@ class Umem:
         return self.frame_size - self.headroom - if_xdp.XDP_PACKET_HEADROOM
 
     @property
-    def tx_capacity(self):
+    def tx_capacity(self) -> int:
         """The longest frame that fits a chunk for transmission."""
         return self.frame_size - self.tx_metadata_len
 
     # -- allocation -----------------------------------------------------------
 
-    def free_count(self):
+    def free_count(self) -> int:
         return len(self._free)
 
-    def alloc(self, n):
+    def alloc(self, n: int) -> array[int]:
         """Take up to ``n`` free chunks for the application: an ``array('Q')``
         of their addresses.  Give them back with :meth:`free` or by sending."""
         with self.lock:
@@ -248,26 +293,26 @@ class Umem:
             self._user += len(addrs)
             return addrs
 
-    def free(self, addrs):
+    def free(self, addrs: Iterable[int]) -> None:
         """Return chunks taken with :meth:`alloc` (addresses anywhere inside them)."""
-        addrs = array("Q", addrs)
+        chunks = array("Q", addrs)
         with self.lock:
             owner = self._owner
-            for a in addrs:
+            for a in chunks:
                 i = self._checked_index(a)
                 if owner[i] != USER:
                     raise LedgerError("chunk at 0x%x is not held by the application (owner %d)"
                                       % (a, owner[i]))
-            self._user -= len(addrs)
-            self._give_back(addrs)
+            self._user -= len(chunks)
+            self._give_back(chunks)
 
-    def _checked_index(self, addr):
+    def _checked_index(self, addr: int) -> int:
         i = self.chunk_index(addr)
         if not 0 <= i < self.num_frames:
             raise ValueError("address 0x%x is outside this UMEM (%d bytes)" % (addr, self.size))
         return i
 
-    def _take(self, n, code):
+    def _take(self, n: int, code: int) -> array[int]:
         """Pop up to ``n`` chunk addresses off the free list, now owned by ``code``."""
         free = self._free
         n = min(n, len(free))
@@ -278,26 +323,25 @@ class Umem:
         self._set_owner(addrs, code)
         return addrs
 
-    def _give_back(self, addrs):
+    def _give_back(self, addrs: Sequence[int]) -> None:
         """Put chunks on the free list (owner FREE), each address rounded
         down to the start of its chunk."""
         bases = self.chunk_bases(addrs)
         self._set_owner(bases, FREE)
         self._free.extend(bases)
 
-    def chunk_bases(self, addrs):
+    def chunk_bases(self, addrs: Sequence[int]) -> array[int]:
         """``array('Q')`` of the start of the chunk each address points into
         (``addrs``: an array('Q'), or any sequence of ints)."""
         if self.unaligned:
             fs = self.frame_size
             return array("Q", [(a & _ADDR_MASK) // fs * fs for a in addrs])
-        if not isinstance(addrs, array):
-            addrs = array("Q", addrs)
-        starts, _ = self._lane_masks(len(addrs))
-        big = int.from_bytes(addrs, "little") & starts
-        return array("Q", big.to_bytes(8 * len(addrs), "little"))
+        words = addrs if isinstance(addrs, array) else array("Q", addrs)
+        starts, _ = self._lane_masks(len(words))
+        big = int.from_bytes(words, "little") & starts
+        return array("Q", big.to_bytes(8 * len(words), "little"))
 
-    def chunk_indices(self, addrs):
+    def chunk_indices(self, addrs: array[int]) -> Union[List[int], memoryview]:
         """The chunk index of every address in ``addrs`` (an array('Q')):
         a 'Q' memoryview, or a list in unaligned mode."""
         if self.unaligned:
@@ -307,7 +351,7 @@ class Umem:
         big = int.from_bytes(addrs, "little") >> self._shift & indices
         return memoryview(big.to_bytes(8 * len(addrs), "little")).cast("Q")
 
-    def _lane_masks(self, n):
+    def _lane_masks(self, n: int) -> Tuple[int, int]:
         """Masks for aligned chunks, for arithmetic on ``n`` u64 addresses at
         once: the addresses as one little-endian Python int, 64 bits a lane,
         one AND (and one shift) for all of them -- a C loop over the int's
@@ -316,14 +360,14 @@ class Umem:
         low 64 - shift bits of each lane after a right shift by ``shift``,
         dropping what the shift moved in from the lane above.  Masks are
         made for the largest batch seen; a shorter int ANDed with them
-        keeps its own length."""
-        if n > self._lanes or self._starts_mask is None:
+        keeps its own length.  (None are made for no address: 0 masks.)"""
+        if n > self._lanes:
             self._lanes = max(n, 2 * self._lanes, 256)
             self._starts_mask = _every_lane(((1 << 64) - 1) & ~(self.frame_size - 1), self._lanes)
             self._indices_mask = _every_lane((1 << (64 - self._shift)) - 1, self._lanes)
         return self._starts_mask, self._indices_mask
 
-    def describe_owner(self, code):
+    def describe_owner(self, code: int) -> str:
         """What an owner byte means, for error messages."""
         if code == FREE:
             return "free"
@@ -334,7 +378,7 @@ class Umem:
             return "owned by pool %d, which no longer exists" % code
         return "owned by the pool of %s" % pool.label
 
-    def _set_owner(self, addrs, code):
+    def _set_owner(self, addrs: Iterable[int], code: int) -> None:
         owner = self._owner
         if self.unaligned:
             fs = self.frame_size
@@ -347,13 +391,13 @@ class Umem:
 
     # -- registration ---------------------------------------------------------
 
-    def _reg_flags(self):
+    def _reg_flags(self) -> int:
         flags = if_xdp.XDP_UMEM_UNALIGNED_CHUNK_FLAG if self.unaligned else 0
         if self.tx_metadata_len:
             flags |= if_xdp.XDP_UMEM_TX_METADATA_LEN
         return flags
 
-    def register(self, fd):
+    def register(self, fd: int) -> None:
         """XDP_UMEM_REG on socket ``fd``.  Kernels before 5.4 knew only the
         24-byte struct without flags; when the full struct gets EINVAL and no
         flag is needed, the short one is tried before giving up."""
@@ -376,27 +420,27 @@ class Umem:
             self.reg_size = ctypes.sizeof(v1)
 
     @property
-    def registered(self):
+    def registered(self) -> bool:
         return self.reg_size is not None and bool(self._pools)
 
     # -- pools ----------------------------------------------------------------
 
-    def pools(self):
+    def pools(self) -> List[Pool]:
         return list(self._pools.values())
 
-    def find_pool(self, ifindex, queue):
+    def find_pool(self, ifindex: int, queue: int) -> Optional[Pool]:
         for pool in self._pools.values():
             if pool.ifindex == ifindex and pool.queue == queue:
                 return pool
         return None
 
-    def _new_pool_id(self):
+    def _new_pool_id(self) -> int:
         for code in range(_FIRST_POOL, _LAST_POOL + 1):
             if code not in self._pools:
                 return code
         raise ConfigError("one UMEM can serve at most %d queues" % (_LAST_POOL - _FIRST_POOL + 1))
 
-    def any_bound_fd(self, exclude=None):
+    def any_bound_fd(self, exclude: Optional[Socket] = None) -> int:
         """The fd of a bound socket using this UMEM, for XDP_SHARED_UMEM."""
         for pool in self._pools.values():
             for sock in pool.sockets:
@@ -406,7 +450,7 @@ class Umem:
 
     # -- the ledger -----------------------------------------------------------
 
-    def check(self):
+    def check(self) -> Ledger:
         """Prove every chunk is in exactly one place; return a :class:`Ledger`.
 
         Raises LedgerError naming every inconsistency found.  Exact at any
@@ -417,13 +461,13 @@ class Umem:
         with self.lock:
             return self._check()
 
-    def _check(self):
-        problems = []
+    def _check(self) -> Ledger:
+        problems: List[str] = []
         owner = self._owner
         counts = collections.Counter(owner)
-        seen = {}
+        seen: Dict[int, str] = {}
 
-        def place(addrs, where, code, starts=False):
+        def place(addrs: Sequence[int], where: str, code: int, starts: bool = False) -> None:
             for a in addrs:
                 i = self.chunk_index(a)
                 if not 0 <= i < self.num_frames:
@@ -446,7 +490,7 @@ class Umem:
         if counts[USER] != self._user:
             problems.append("%d chunks owned by the application, %d handed out"
                             % (counts[USER], self._user))
-        pools = {}
+        pools: Dict[str, PoolLedger] = {}
         for code, pool in self._pools.items():
             ledger, visible = pool.ledger()
             for where, addrs in visible:
@@ -465,9 +509,10 @@ class Umem:
 
     # -- lifetime -------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Unmap the area.  Idempotent.  Refused while a socket uses it, or
-        while a memoryview into it (a frame) is alive."""
+        while a memoryview into it (a frame) is alive.  ``view`` and
+        ``view16`` stay, released."""
         if self.closed:
             return
         if self._pools:
@@ -475,16 +520,15 @@ class Umem:
                                % sum(len(p.sockets) for p in self._pools.values()))
         self.view16.release()
         self._mapping.close()
-        self.view = self.view16 = None
         self.closed = True
 
-    def __enter__(self):
+    def __enter__(self) -> Umem:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         state = "closed" if self.closed else "%d free, %d pools" % (len(self._free), len(self._pools))
         return "<pyxsk.Umem %d x %d%s%s [%s]>" % (
             self.num_frames, self.frame_size, " unaligned" if self.unaligned else "",
@@ -504,7 +548,26 @@ class Pool:
     below say how many are where.
     """
 
-    def __init__(self, umem, ifindex, queue, fill, comp, label):
+    umem: Umem
+    code: int
+    ifindex: int
+    queue: int
+    label: str
+    fill: ProducerRing
+    comp: ConsumerRing
+    sockets: List[Socket]
+    spare: array[int]
+    spare_limit: int
+    batches: Set[Batch]
+    fill_given: int
+    rx_taken: int
+    tx_given: int
+    comp_taken: int
+    user_held: int
+    rx_budget: int
+
+    def __init__(self, umem: Umem, ifindex: int, queue: int, fill: ProducerRing,
+                 comp: ConsumerRing, label: str) -> None:
         self.umem = umem
         self.code = umem._new_pool_id()
         self.ifindex = ifindex
@@ -525,12 +588,12 @@ class Pool:
         umem._pools[self.code] = self
 
     @property
-    def alive(self):
+    def alive(self) -> bool:
         return self.code in self.umem._pools
 
     # -- moving chunks --------------------------------------------------------
 
-    def take(self, n):
+    def take(self, n: int) -> array[int]:
         """Up to ``n`` chunks for transmission, spare ones first: an
         ``array('Q')`` of chunk start addresses, owned by this pool and
         counted nowhere until the caller counts them (tx_given)."""
@@ -542,7 +605,7 @@ class Pool:
             got.extend(self.umem._take(n - k, self.code))
         return got
 
-    def stash(self, addrs):
+    def stash(self, addrs: array[int]) -> None:
         """Keep idle chunks (their start addresses) as spares up to the limit;
         the rest go back to the UMEM's free list for other pools."""
         room = max(0, self.spare_limit - len(self.spare))
@@ -550,16 +613,16 @@ class Pool:
         if len(addrs) > room:
             self.umem._give_back(addrs[room:])
 
-    def rx_path(self):
+    def rx_path(self) -> int:
         """Chunks given for receiving and not yet back: on the fill ring, in
         the kernel, on RX rings, in receive batches."""
         return self.fill_given - self.rx_taken + self.user_held
 
-    def tx_in_flight(self):
+    def tx_in_flight(self) -> int:
         """Chunks given to TX rings and not yet reaped off the completion ring."""
         return self.tx_given - self.comp_taken
 
-    def tx_reserve(self):
+    def tx_reserve(self) -> int:
         """How many chunks refills leave for transmission: as many as the
         pool's TX rings hold, but at most half of the chunks within the pool's
         reach (its own and the UMEM's free ones), so receiving keeps the
@@ -573,7 +636,7 @@ class Pool:
                  + self.umem.free_count())
         return min(ring, reach // 2)
 
-    def refill(self, limit=None):
+    def refill(self, limit: Optional[int] = None) -> int:
         """Put idle chunks (spare, then free) on the fill ring, up to the
         pool's RX budget and never into the TX reserve; returns how many.
 
@@ -608,7 +671,7 @@ class Pool:
         self.fill_given += count
         return count
 
-    def recycle_rx(self, rx, idx, n):
+    def recycle_rx(self, rx: ConsumerRing, idx: int, n: int) -> None:
         """The chunks of RX entries [idx, idx + n) go back on the fill ring,
         by slice copies, as far as it has room (aligned mode: the kernel
         masks the data offset off fill entries); the rest become spares."""
@@ -620,7 +683,7 @@ class Pool:
         if count < n:
             self.stash(self.umem.chunk_bases(_ring_addrs(rx, idx + count, n - count)))
 
-    def receive(self, rx, idx, n):
+    def receive(self, rx: ConsumerRing, idx: int, n: int) -> None:
         """Count the RX entries [idx, idx + n) a socket of this pool has just
         peeked as taken into a receive batch, once their addresses are
         checked (:meth:`owns_all`).  If one is refused, the batch is dropped
@@ -634,7 +697,7 @@ class Pool:
         self.rx_taken += n
         self.user_held += n
 
-    def discard(self, rx, limit):
+    def discard(self, rx: ConsumerRing, limit: int) -> int:
         """Drop up to ``limit`` received frames unseen (rxdrop): their RX
         entries go straight back to the fill ring by slice copies (aligned
         mode only: the kernel masks the data offset off fill entries), once
@@ -651,7 +714,7 @@ class Pool:
         self.fill_given += moved
         return moved
 
-    def _refuse_rx(self, rx, got):
+    def _refuse_rx(self, rx: ConsumerRing, got: array[int]) -> LedgerError:
         """The RX entries just peeked hold addresses :meth:`owns_all`
         refuses: drop them all -- the entries back to the kernel, the good
         chunks to the fill ring, the refused addresses nowhere -- and return
@@ -662,7 +725,7 @@ class Pool:
         self._to_fill(self.umem.chunk_bases(good))
         return error
 
-    def reap(self, limit=None):
+    def reap(self, limit: Optional[int] = None) -> int:
         """Move completed TX chunks from the completion ring to the spares
         (as chunk starts); returns how many.  Their addresses are checked
         first (:meth:`owns_all`); if one is refused, the good ones are
@@ -678,7 +741,7 @@ class Pool:
             self.stash(self.umem.chunk_bases(got))
         return n
 
-    def check_completions(self, comp, idx, n):
+    def check_completions(self, comp: ConsumerRing, idx: int, n: int) -> None:
         """For completions about to go straight back to a TX ring
         (retransmit): check the ``n`` entries just peeked from ``idx`` as
         :meth:`reap` does.  If one is refused, all are consumed, the good
@@ -689,7 +752,7 @@ class Pool:
                 comp.release()
                 raise self._refuse_completions(got)
 
-    def _refuse_completions(self, got):
+    def _refuse_completions(self, got: array[int]) -> LedgerError:
         """Completions (already consumed) hold addresses :meth:`owns_all`
         refuses: reap the good ones and return the LedgerError that says
         why; the refused ones are used nowhere."""
@@ -698,7 +761,7 @@ class Pool:
         self.stash(self.umem.chunk_bases(good))
         return error
 
-    def owns_all(self, addrs):
+    def owns_all(self, addrs: array[int]) -> bool:
         """True if every address (of an array('Q')) the kernel returned on
         an RX or completion ring lies in a chunk this pool gave it: inside
         the UMEM, owned by this pool, and in unaligned mode at the chunk's
@@ -720,7 +783,7 @@ class Pool:
             return False
         return owners.count(self.code) == len(chunks)
 
-    def _refusal(self, addr):
+    def _refusal(self, addr: int) -> Optional[str]:
         """Why :meth:`owns_all` refuses ``addr``, or None."""
         umem = self.umem
         i = umem.chunk_index(addr)
@@ -732,11 +795,11 @@ class Pool:
             return "in chunk %d, which is %s" % (i, umem.describe_owner(umem._owner[i]))
         return None
 
-    def _sort_out(self, addrs, ring):
+    def _sort_out(self, addrs: array[int], ring: str) -> Tuple[array[int], LedgerError]:
         """Split returned addresses :meth:`owns_all` refused: (the good ones
         as array('Q'), the LedgerError naming the first bad one)."""
         good = array("Q")
-        bad = []
+        bad: List[Tuple[int, str]] = []
         for addr in addrs:
             why = self._refusal(addr)
             if why is None:
@@ -751,7 +814,7 @@ class Pool:
             % (addr, ring, self.label, why, len(bad), len(addrs)))
         return good, error
 
-    def _to_fill(self, bases):
+    def _to_fill(self, bases: array[int]) -> None:
         """Put chunks (their starts) on the fill ring as far as it has room;
         the rest become spares."""
         fill = self.fill
@@ -765,13 +828,14 @@ class Pool:
 
     # -- accounting -----------------------------------------------------------
 
-    def ledger(self):
+    def ledger(self) -> Tuple[PoolLedger, Visible]:
         """(PoolLedger, [(place, addresses)]) for :meth:`Umem.check`: the counts
         by place and the chunks that can be named -- spares, batches, and
         entries the kernel has published on RX and completion rings."""
-        visible = [("spare", self.spare)]
+        visible: Visible = [("spare", self.spare)]
         for batch in self.batches:
-            visible.append(("in a receive batch", batch.addrs))
+            if batch.addrs is not None:      # a batch that is released is gone from the set
+                visible.append(("in a receive batch", batch.addrs))
         rx_visible = 0
         for sock in self.sockets:
             if sock.rx is not None:
@@ -790,13 +854,13 @@ class Pool:
             spare=len(self.spare))
         return ledger, visible
 
-    def forget(self):
+    def forget(self) -> None:
         """In a child that inherited the pool through fork(): drop it from the
         UMEM without touching a chunk (the parent's kernel pool holds them)."""
         self.spare = array("Q")
         del self.umem._pools[self.code]
 
-    def destroy(self):
+    def destroy(self) -> int:
         """After the kernel has let go of the pool (its last socket closed,
         releasing its batches): every chunk it owned returns to the free list."""
         umem = self.umem
@@ -813,21 +877,22 @@ class Pool:
         return len(left)
 
 
-def _gather(seq, indices):
+def _gather(seq: Sequence[_T], indices: Sequence[int]) -> Tuple[_T, ...]:
     """``seq[i]`` for every ``i`` in ``indices``, as a tuple, in one C call."""
     if len(indices) > 1:
-        return operator.itemgetter(*indices)(seq)
+        got: Tuple[_T, ...] = operator.itemgetter(*indices)(seq)    # a tuple for 2 or more
+        return got
     return tuple(seq[i] for i in indices)
 
 
-def _ring_addrs(ring, idx, n):
+def _ring_addrs(ring: ConsumerRing, idx: int, n: int) -> array[int]:
     """A copy of the addresses of ring entries [idx, idx + n), as array('Q')."""
     got = array("Q", bytes(8 * n))
     ring.read_addrs(idx, n, memoryview(got))
     return got
 
 
-def _published(ring):
+def _published(ring: ConsumerRing) -> array[int]:
     """Addresses the kernel has published on a consumer ring and we have not
     yet taken: [our consumer cursor, its producer cursor)."""
     n = (ring.shared_producer() - ring.cached_cons) & 0xFFFFFFFF

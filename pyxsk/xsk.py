@@ -10,8 +10,9 @@ only once a program redirects them into an XSKMAP slot holding
 :meth:`Socket.fileno` (see :class:`pyxsk.XskSocket`, which does all of it).
 """
 
+from __future__ import annotations
+
 import atexit
-import collections
 import ctypes
 import errno
 import math
@@ -21,6 +22,8 @@ import time
 import warnings
 import weakref
 from array import array
+from typing import (TYPE_CHECKING, Dict, Iterable, Iterator, List, Literal, NamedTuple,
+                    Optional, Sequence, SupportsBytes, Tuple, TypeVar, Union, cast, overload)
 
 from . import _libc
 from .net import link
@@ -31,6 +34,15 @@ from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_
                    require_total_store_order, transfer)
 from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
+
+if TYPE_CHECKING:
+    from typing_extensions import Buffer
+
+# A frame to send: anything bytes-like, or an object bytes() converts
+# through its __bytes__ (a scapy packet).
+FrameLike = Union["Buffer", SupportsBytes]
+
+_S = TypeVar("_S", bound="Socket")
 
 DEFAULT_RING_SIZE = 2048
 DEFAULT_FRAME_SIZE = 4096
@@ -47,17 +59,32 @@ VLAN_HLEN = 4                   # a tagged frame may exceed MTU + ETH_HLEN by on
 _VLAN_TPIDS = (b"\x81\x00", b"\x88\xa8")      # 802.1Q, 802.1ad
 _SELF_NETNS = "/proc/thread-self/ns/net"
 
-XdpStatistics = collections.namedtuple(
-    "XdpStatistics", "rx_dropped rx_invalid_descs tx_invalid_descs rx_ring_full "
-                     "rx_fill_ring_empty_descs tx_ring_empty_descs")
-XdpStatistics.__doc__ = """XDP_STATISTICS.  Kernels before 5.9 report only the
-first three counters; the others are then None."""
 
-XdpOptions = collections.namedtuple("XdpOptions", "zerocopy")
-XdpOptions.__doc__ = """XDP_OPTIONS: ``zerocopy`` is True when the driver
-works on UMEM directly, False in copy mode, None on kernels before 5.3."""
+class XdpStatistics(NamedTuple):
+    """XDP_STATISTICS.  Kernels before 5.9 report only the
+    first three counters; the others are then None."""
+    rx_dropped: int
+    rx_invalid_descs: int
+    tx_invalid_descs: int
+    rx_ring_full: Optional[int]
+    rx_fill_ring_empty_descs: Optional[int]
+    tx_ring_empty_descs: Optional[int]
 
-RingOffsets = collections.namedtuple("RingOffsets", "producer consumer desc flags")
+
+class XdpOptions(NamedTuple):
+    """XDP_OPTIONS: ``zerocopy`` is True when the driver
+    works on UMEM directly, False in copy mode, None on kernels before 5.3."""
+    zerocopy: Optional[bool]
+
+
+class RingOffsets(NamedTuple):
+    """Where the parts of one ring are in its mapping (XDP_MMAP_OFFSETS);
+    ``flags`` is None on kernels before 5.4."""
+    producer: int
+    consumer: int
+    desc: int
+    flags: Optional[int]
+
 
 SOCKET_HINTS = {
     errno.EAFNOSUPPORT: "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)",
@@ -105,7 +132,13 @@ _monotonic = time.monotonic
 
 # -- arguments ----------------------------------------------------------------
 
-def check_count(value, what, none_ok=False):
+@overload
+def check_count(value: object, what: str, none_ok: Literal[False] = ...) -> int: ...
+@overload
+def check_count(value: object, what: str, none_ok: bool) -> Optional[int]: ...
+
+
+def check_count(value: object, what: str, none_ok: bool = False) -> Optional[int]:
     """``value`` if it is a positive int (or None, where ``none_ok``);
     TypeError or ValueError otherwise, before any ring is touched."""
     if value is None and none_ok:
@@ -118,7 +151,7 @@ def check_count(value, what, none_ok=False):
     return value
 
 
-def check_timeout(timeout, what="timeout"):
+def check_timeout(timeout: Optional[float], what: str = "timeout") -> Optional[float]:
     """A wait in seconds as ``selectors`` takes it: None blocks, 0 only
     checks, a positive number waits that long; ``math.inf`` blocks too.
     Returns None (block) or a float; TypeError or ValueError for anything
@@ -139,11 +172,11 @@ def check_timeout(timeout, what="timeout"):
 
 # -- sockets alive in this process: for fork() and interpreter exit ------------
 
-_live = weakref.WeakSet()
-_process_hooks = []
+_live: weakref.WeakSet[Socket] = weakref.WeakSet()
+_process_hooks: List[bool] = []
 
 
-def _track(sock):
+def _track(sock: Socket) -> None:
     """Remember an open socket; on first use, install the fork and exit hooks
     (installed lazily: importing pyxsk has no side effects)."""
     if not _process_hooks:
@@ -153,7 +186,7 @@ def _track(sock):
     _live.add(sock)
 
 
-def _after_fork_in_child():
+def _after_fork_in_child() -> None:
     """In a forked child every inherited socket is the parent's: rings,
     UMEM and map slot are shared memory and kernel state the parent still
     uses.  Mark them so that I/O refuses and close() releases only the
@@ -165,11 +198,11 @@ def _after_fork_in_child():
         sock._inherit()
 
 
-def _close_at_exit():
+def _close_at_exit() -> None:
     """Close what the program left open, as close() would (an XskSocket
     detaches its program only if it is still the one pyxsk attached).
     Every socket gets its close; the first failure is raised after."""
-    failed = None
+    failed: Optional[Exception] = None
     for sock in list(_live):
         try:
             sock.close()
@@ -179,7 +212,7 @@ def _close_at_exit():
         raise failed
 
 
-def read_mmap_offsets(fd):
+def read_mmap_offsets(fd: int) -> Tuple[Dict[str, RingOffsets], bool]:
     """XDP_MMAP_OFFSETS as {"rx"|"tx"|"fr"|"cr": RingOffsets}, and whether the
     kernel has ring flags.  Kernels before 5.4 answer with the shorter v1
     struct (no ``flags``); then ``flags`` is None and need_wakeup is off."""
@@ -201,7 +234,8 @@ def read_mmap_offsets(fd):
                      ctypes.sizeof(if_xdp.xdp_mmap_offsets_v1)))
 
 
-def bind(fd, sa, call="bind(AF_XDP)", retry=BIND_RETRY_SECONDS):
+def bind(fd: int, sa: if_xdp.sockaddr_xdp, call: str = "bind(AF_XDP)",
+         retry: float = BIND_RETRY_SECONDS) -> None:
     """bind(2) an AF_XDP socket to ``sa`` (a sockaddr_xdp).  The kernel frees
     a closed socket's buffer pool from a workqueue, so a queue stays busy for
     ~20 ms after its last socket closed: EBUSY is retried, with backoff, for
@@ -219,7 +253,7 @@ def bind(fd, sa, call="bind(AF_XDP)", retry=BIND_RETRY_SECONDS):
         delay = min(2 * delay, 0.02)
 
 
-def resolve_ifindex(interface):
+def resolve_ifindex(interface: Union[int, str, bytes]) -> Tuple[int, str]:
     """(ifindex, name) for an interface name or index, in this namespace."""
     if isinstance(interface, bool) or not isinstance(interface, (int, str, bytes)):
         raise TypeError("interface must be a name or an index, not %r" % (interface,))
@@ -231,14 +265,14 @@ def resolve_ifindex(interface):
     return _libc.if_nametoindex(name), name
 
 
-def _check_ring_size(what, n, allow_zero=False):
+def _check_ring_size(what: str, n: int, allow_zero: bool = False) -> None:
     if allow_zero and n == 0:
         return
     if not is_power_of_two(n):
         raise ConfigError("%s must be a power of two, got %r" % (what, n))
 
 
-def _bind_flags(zerocopy, need_wakeup):
+def _bind_flags(zerocopy: Optional[bool], need_wakeup: Optional[bool]) -> int:
     flags = 0
     if zerocopy is True:
         flags |= if_xdp.XDP_ZEROCOPY
@@ -270,21 +304,38 @@ class Socket:
     Linux 6.17; default is the kernel's 32).
     """
 
-    def __init__(self, interface, queue=0, *, umem=None, rx_size=DEFAULT_RING_SIZE,
-                 tx_size=DEFAULT_RING_SIZE, fill_size=None, comp_size=None, zerocopy=None,
-                 need_wakeup=None, num_frames=None, frame_size=None, headroom=None,
-                 tx_budget=None):
+    ifindex: int
+    ifname: str
+    queue: int
+    shared: bool
+    umem: Umem
+    pool: Optional[Pool]
+    rx: Optional[ConsumerRing]
+    tx: Optional[ProducerRing]
+    need_wakeup: bool
+    ring_flags: bool
+    mtu: int
+    max_frame: int
+    _child_fd: int
+
+    def __init__(self, interface: Union[int, str, bytes], queue: int = 0, *,
+                 umem: Optional[Umem] = None, rx_size: int = DEFAULT_RING_SIZE,
+                 tx_size: int = DEFAULT_RING_SIZE, fill_size: Optional[int] = None,
+                 comp_size: Optional[int] = None, zerocopy: Optional[bool] = None,
+                 need_wakeup: Optional[bool] = None, num_frames: Optional[int] = None,
+                 frame_size: Optional[int] = None, headroom: Optional[int] = None,
+                 tx_budget: Optional[int] = None) -> None:
         self._fd = -1
         self._netns_fd = -1
         self._inherited = False
-        self._lock = None
+        self._lock = threading.RLock()   # the UMEM's, once there is one
         self.rx = self.tx = self.pool = None
         self.need_wakeup = False
         self._rx_budget = 0
-        self._retx_length = self._retx_lens = None
-        self._batch = None
+        self._retx_length = 0            # no frame is that short: no lengths made yet
+        self._retx_lens = memoryview(array("I"))
+        self._batch: Optional[Batch] = None
         self._own_umem = False
-        self.umem = None
         fill_size = (rx_size or tx_size) if fill_size is None else fill_size
         comp_size = (tx_size or rx_size) if comp_size is None else comp_size
         self._validate(queue, umem, rx_size, tx_size, fill_size, comp_size, zerocopy,
@@ -317,8 +368,10 @@ class Socket:
         _track(self)
 
     @staticmethod
-    def _validate(queue, umem, rx_size, tx_size, fill_size, comp_size, zerocopy,
-                  need_wakeup, num_frames, frame_size, headroom, tx_budget):
+    def _validate(queue: int, umem: Optional[Umem], rx_size: int, tx_size: int, fill_size: int,
+                  comp_size: int, zerocopy: Optional[bool], need_wakeup: Optional[bool],
+                  num_frames: Optional[int], frame_size: Optional[int], headroom: Optional[int],
+                  tx_budget: Optional[int]) -> None:
         if isinstance(queue, bool) or not isinstance(queue, int) or not 0 <= queue <= _MASK32:
             raise ConfigError("queue must be an int from 0 to 2**32 - 1 (sockaddr_xdp's "
                               "u32), got %r" % (queue,))
@@ -351,10 +404,11 @@ class Socket:
 
     # -- set-up ---------------------------------------------------------------
 
-    def _call(self, what):
+    def _call(self, what: str) -> str:
         return "%s(AF_XDP %s queue %d)" % (what, self.ifname, self.queue)
 
-    def _open(self, rx_size, tx_size, fill_size, comp_size, tx_budget):
+    def _open(self, rx_size: int, tx_size: int, fill_size: int, comp_size: int,
+              tx_budget: Optional[int]) -> None:
         fd = self._fd = _libc.socket(if_xdp.AF_XDP, _libc.SOCK_RAW, 0,
                                      call=self._call("socket"), hints=SOCKET_HINTS)
         umem = self.umem
@@ -404,12 +458,12 @@ class Socket:
         if self.rx is not None and len(pool.sockets) == 1:
             pool.refill()          # up to the RX budget, leaving the TX reserve
 
-    def _set_ring_size(self, option, size, name):
+    def _set_ring_size(self, option: int, size: int, name: str) -> None:
         _libc.setsockopt_int(self._fd, if_xdp.SOL_XDP, option, size,
                              call=self._call("setsockopt(%s ring size %d)" % (name, size)),
                              hints=RING_HINTS)
 
-    def _bind(self):
+    def _bind(self) -> None:
         sa = if_xdp.sockaddr_xdp(sxdp_family=if_xdp.AF_XDP, sxdp_flags=self._bind_flags,
                                  sxdp_ifindex=self.ifindex, sxdp_queue_id=self.queue)
         if self.shared:
@@ -420,25 +474,29 @@ class Socket:
     # -- the basics -----------------------------------------------------------
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._fd < 0
 
-    def fileno(self):
+    def fileno(self) -> int:
         """The socket's fd (-1 once closed), for selectors, asyncio and XSKMAP."""
         return self._fd
 
-    def _require_open(self):
-        if self._fd < 0:
+    def _require_open(self) -> Pool:
+        """The socket's pool, if it is open; ValueError (InheritedSocketError
+        in a forked child) if not."""
+        pool = self.pool
+        if self._fd < 0 or pool is None:
             if self._inherited:
                 raise InheritedSocketError(
                     "%r was inherited through fork(): its rings and UMEM are the parent's, "
                     "which still uses them; open a socket of the child's own (close() here "
                     "releases only the child's copies)" % self)
             raise ValueError("I/O operation on a closed AF_XDP socket")
+        return pool
 
     # -- the interface under the socket ----------------------------------------
 
-    def check_interface(self):
+    def check_interface(self) -> None:
         """Raise :class:`~pyxsk.errors.InterfaceGoneError` if the interface
         was deleted under the socket.
 
@@ -459,11 +517,11 @@ class Socket:
             if e.errno not in (errno.EAGAIN, errno.ENOBUFS, errno.ENETDOWN):
                 raise
 
-    def _gone(self, what):
+    def _gone(self, what: str) -> InterfaceGoneError:
         return syscall_error(errno.ENETDOWN, self._call(what), cls=InterfaceGoneError,
                              interface="%s (index %d)" % (self.ifname, self.ifindex))
 
-    def _check_deleted_soon(self):
+    def _check_deleted_soon(self) -> None:
         """The link is down.  A deletion takes it down first and unbinds the
         socket a moment later: watch for that for DOWN_GRACE_SECONDS, so a
         deleted interface is reported as gone, not as down."""
@@ -474,7 +532,7 @@ class Socket:
                 return
             time.sleep(0.005)
 
-    def _idle(self):
+    def _idle(self) -> None:
         """Nothing to do right now: check the interface, at most every
         GONE_CHECK_SECONDS (a loop polling with timeout 0 must end too)."""
         now = _monotonic()
@@ -484,7 +542,7 @@ class Socket:
 
     # -- what the interface carries ---------------------------------------------
 
-    def _read_mtu(self):
+    def _read_mtu(self) -> None:
         """The longest frame the interface carries: its MTU (RTM_GETLINK)
         plus the Ethernet header.  Copy-mode TX completes longer (or shorter
         than ETH_HLEN) frames and the device drops them without a counter,
@@ -503,18 +561,20 @@ class Socket:
         self.mtu = mtu
         self.max_frame = min(mtu + ETH_HLEN, self.umem.tx_capacity)
 
-    def statistics(self):
+    def statistics(self) -> XdpStatistics:
         """XDP_STATISTICS as :class:`XdpStatistics` (None for counters the
-        kernel does not report)."""
+        kernel does not report; it reports the first three always, refusing
+        a shorter buffer)."""
         self._require_open()
         stats = if_xdp.xdp_statistics()
         n = _libc.getsockopt(self._fd, if_xdp.SOL_XDP, if_xdp.XDP_STATISTICS, stats,
                              call=self._call("getsockopt(XDP_STATISTICS)"))
-        values = [getattr(stats, name) if (i + 1) * 8 <= n else None
-                  for i, name in enumerate(XdpStatistics._fields)]
-        return XdpStatistics(*values)
+        later = [getattr(stats, name) if (i + 1) * 8 <= n else None
+                 for i, name in enumerate(XdpStatistics._fields) if i >= 3]
+        return XdpStatistics(stats.rx_dropped, stats.rx_invalid_descs, stats.tx_invalid_descs,
+                             *later)
 
-    def options(self):
+    def options(self) -> XdpOptions:
         """XDP_OPTIONS as :class:`XdpOptions`."""
         self._require_open()
         opts = if_xdp.xdp_options()
@@ -527,7 +587,7 @@ class Socket:
             return XdpOptions(None)
         return XdpOptions(bool(opts.flags & if_xdp.XDP_OPTIONS_ZEROCOPY))
 
-    def poll(self, timeout=None):
+    def poll(self, timeout: Optional[float] = None) -> bool:
         """Wait until frames are waiting on the RX ring.  ``timeout`` in
         seconds as in ``selectors``: None (or ``math.inf``) blocks, 0 only
         checks.  Returns True when frames are ready.  The poll(2) also wakes
@@ -543,7 +603,8 @@ class Socket:
         if rx.available(1):
             return True
         if timeout == 0:
-            if self.pool.fill.needs_wakeup():
+            pool = self.pool                 # not None: the socket is open
+            if pool is not None and pool.fill.needs_wakeup():
                 _libc.poll(self._pollin, 0, call=self._call("poll"))
                 if rx.available(1):
                     return True
@@ -551,7 +612,7 @@ class Socket:
             return False
         return self._wait_readable(timeout)
 
-    def _wait_readable(self, timeout):
+    def _wait_readable(self, timeout: Optional[float]) -> bool:
         deadline = None if timeout is None else _monotonic() + timeout
         call = self._call("poll")
         while True:
@@ -562,6 +623,7 @@ class Socket:
             rx = self.rx
             if rx is None:                   # closed by another thread meanwhile
                 self._require_open()
+                raise ValueError("I/O operation on a closed AF_XDP socket")
             if rx.available(1):
                 return True
             self._idle()
@@ -570,15 +632,16 @@ class Socket:
 
     # -- transmit -------------------------------------------------------------
 
-    def kick(self):
+    def kick(self) -> bool:
         """Tell the kernel to transmit, if it asked for that (or cannot say):
         one sendto(MSG_DONTWAIT).  Returns True when the kernel took
         everything, False when it wants another kick (budget used up, device
         busy).  Other errors raise."""
         self._require_open()
-        if self.tx is None:
+        tx = self.tx
+        if tx is None:
             raise ValueError("this socket has no TX ring")
-        if not self._kick_always and not self.tx.needs_wakeup():
+        if not self._kick_always and not tx.needs_wakeup():
             return True
         n, err = _libc.raw_sendto(self._fd, None, 0, _libc.MSG_DONTWAIT)
         if n >= 0:
@@ -591,31 +654,34 @@ class Socket:
             self._check_deleted_soon()
         raise syscall_error(err, self._call("sendto"), KICK_HINTS.get(err))
 
-    def _push(self):
+    def _push(self, pool: Pool, tx: ProducerRing) -> None:
         """Kick until the kernel has taken every pending TX descriptor or says
         to wait.  Bounded: one kick per 32 frames pending (the kernel's
         per-call budget).  A full completion ring stops the kernel (EAGAIN:
-        it reserves a completion slot per frame), so it is reaped then."""
-        comp = self.pool.comp
-        for _ in range(self.tx.pending() // MIN_TX_SKB_BUDGET + 2):
-            if self.kick() and not self.tx.pending():
+        it reserves a completion slot per frame), so it is reaped then.
+        ``pool`` and ``tx``: this socket's."""
+        comp = pool.comp
+        for _ in range(tx.pending() // MIN_TX_SKB_BUDGET + 2):
+            if self.kick() and not tx.pending():
                 break
             if comp.available(comp.size) >= comp.size:
-                self.pool.reap()
+                pool.reap()
 
-    def complete(self):
+    def complete(self) -> int:
         """Reap the completion ring: chunks whose frames have been sent
         become free for new frames.  Returns how many."""
         with self._lock:
-            self._require_open()
-            return self.pool.reap()
+            return self._require_open().reap()
 
-    def _require_tx(self):
-        self._require_open()
-        if self.tx is None:
+    def _require_tx(self) -> Tuple[Pool, ProducerRing]:
+        """The socket's pool and TX ring, if it is open and has one."""
+        pool = self._require_open()
+        tx = self.tx
+        if tx is None:
             raise ValueError("this socket has no TX ring")
+        return pool, tx
 
-    def send(self, frames):
+    def send(self, frames: Iterable[FrameLike]) -> int:
         """Copy ``frames`` (a list of bytes-like objects) into free chunks and
         queue them on the TX ring, kicking the kernel as needed.  Returns how
         many were queued: fewer than given when the TX ring or the UMEM is
@@ -625,18 +691,19 @@ class Socket:
         whole (ConfigError): frames shorter than an Ethernet header or longer
         than the interface carries (MTU + 14 bytes, + 4 with a VLAN tag),
         which the kernel would complete and then drop without a trace."""
-        frames = _frame_list(frames)
+        listed = _frame_list(frames)
         self._require_tx()
-        frames, lengths = self._frame_lengths(frames)
+        checked, lengths = self._frame_lengths(listed)
         with self._lock:
-            self._require_tx()
-            return self._send(frames, lengths)
+            pool, tx = self._require_tx()
+            return self._send(pool, tx, checked, lengths)
 
-    def _send(self, frames, lengths):
-        """:meth:`send` of frames whose ``lengths`` have been checked (lock held)."""
-        pool = self.pool
+    def _send(self, pool: Pool, tx: ProducerRing, frames: Sequence[Buffer],
+              lengths: List[int]) -> int:
+        """:meth:`send` of frames whose ``lengths`` have been checked (lock
+        held; ``pool`` and ``tx``: this socket's)."""
         pool.reap()
-        want = min(len(lengths), self.tx.free(len(lengths)))
+        want = min(len(lengths), tx.free(len(lengths)))
         addrs = pool.take(want)
         n = len(addrs)
         if not n:
@@ -646,10 +713,10 @@ class Socket:
         for i in range(n):
             a = addrs[i]
             view[a:a + lens[i]] = frames[i]
-        self._submit(addrs, lens)
+        self._submit(pool, tx, addrs, lens)
         return n
 
-    def _frame_lengths(self, frames):
+    def _frame_lengths(self, frames: Sequence[FrameLike]) -> Tuple[Sequence[Buffer], List[int]]:
         """``(frames, lengths)``, each frame checked against what the
         interface carries before anything is queued.  Objects that are not
         bytes-like but convert with ``bytes()`` (scapy packets define
@@ -658,20 +725,23 @@ class Socket:
             self._read_mtu()
         high = self.max_frame
         lengths = []
-        for i, frame in enumerate(frames):
+        # typed as they are once the loop is done: memoryview() refuses the
+        # others, which are converted then
+        buffers = cast("Sequence[Buffer]", frames)
+        for i, frame in enumerate(buffers):
             try:
                 n = memoryview(frame).nbytes
             except TypeError:
-                frames = _converted(frames, i)
-                frame = frames[i]
-                n = len(frame)
+                buffers = _converted(buffers, i)
+                frame = buffers[i]
+                n = memoryview(frame).nbytes
             if not ETH_HLEN <= n <= high:
                 self._check_length(i, n, frame)
                 high = self.max_frame        # the MTU may have been read again
             lengths.append(n)
-        return frames, lengths
+        return buffers, lengths
 
-    def _check_length(self, i, n, frame=None):
+    def _check_length(self, i: int, n: int, frame: Optional[Buffer] = None) -> None:
         """Frame ``i`` of ``n`` bytes lies outside [ETH_HLEN, max_frame]:
         accept it if it carries a VLAN tag that fits or the MTU has grown
         since it was read, raise ConfigError naming the limit otherwise.
@@ -696,49 +766,49 @@ class Socket:
                               what, self.ifname, limit, self.mtu,
                               ", + 4 with a VLAN tag" if frame is not None else ""))
 
-    def _submit(self, addrs, lens):
+    def _submit(self, pool: Pool, tx: ProducerRing, addrs: array[int], lens: array[int]) -> None:
         """Queue descriptors (chunks owned by this socket's pool) and kick."""
-        count, idx = self.tx.reserve(len(addrs))
-        self.tx.write_addrs(idx, addrs)
-        self.tx.write_lens(idx, lens)
-        self.tx.submit()
-        self.pool.tx_given += count
-        self._push()
+        count, idx = tx.reserve(len(addrs))
+        tx.write_addrs(idx, addrs)
+        tx.write_lens(idx, lens)
+        tx.submit()
+        pool.tx_given += count
+        self._push(pool, tx)
 
-    def sendall(self, frames, timeout=None):
+    def sendall(self, frames: Iterable[FrameLike], timeout: Optional[float] = None) -> int:
         """Queue every frame, waiting for room as needed; TimeoutError (with
         how many were queued) when ``timeout`` seconds pass first (None or
         ``math.inf``: no limit).  Frames are checked as by :meth:`send`."""
         timeout = check_timeout(timeout)
-        frames = _frame_list(frames)
-        self._require_tx()
-        frames, lengths = self._frame_lengths(frames)
+        listed = _frame_list(frames)
+        _, tx = self._require_tx()
+        checked, lengths = self._frame_lengths(listed)
         deadline = None if timeout is None else _monotonic() + timeout
         done = 0
-        while done < len(frames):
-            end = done + self.tx.size
+        while done < len(checked):
+            end = done + tx.size
             with self._lock:
-                self._require_tx()
-                done += self._send(frames[done:end], lengths[done:end])
-            if done < len(frames):
+                pool, tx = self._require_tx()
+                done += self._send(pool, tx, checked[done:end], lengths[done:end])
+            if done < len(checked):
                 if deadline is not None and _monotonic() >= deadline:
                     raise TimeoutError("sendall: %d of %d frames queued in %.3g s"
-                                       % (done, len(frames), timeout))
+                                       % (done, len(checked), timeout or 0.0))
                 self._wait_tx_progress(deadline)
         return done
 
-    def _wait_tx_progress(self, deadline):
+    def _wait_tx_progress(self, deadline: Optional[float]) -> None:
         with self._lock:
-            self._require_tx()
-            self._push()
-            if self.pool.reap() or self.tx.free(1):
+            pool, tx = self._require_tx()
+            self._push(pool, tx)
+            if pool.reap() or tx.free(1):
                 return
         remaining = None if deadline is None else max(0.0, deadline - _monotonic())
         _libc.poll(self._pollout, min(0.01, remaining) if remaining is not None else 0.01,
                    call=self._call("poll"))
         self._idle()
 
-    def flush(self, timeout=1.0):
+    def flush(self, timeout: Optional[float] = 1.0) -> int:
         """Push out every queued frame and reap every completion, for at most
         ``timeout`` seconds (None or ``math.inf``: until done).  Returns how
         many frames are still in flight."""
@@ -746,23 +816,23 @@ class Socket:
         deadline = None if timeout is None else _monotonic() + timeout
         while True:
             with self._lock:
-                self._require_open()
-                if self.tx is not None and self.tx.pending():
-                    self._push()
-                self.pool.reap()
+                pool = self._require_open()
+                tx = self.tx
+                if tx is not None and tx.pending():
+                    self._push(pool, tx)
+                pool.reap()
                 left = self.in_flight()
             self._idle()
             if not left or (deadline is not None and _monotonic() >= deadline):
                 return left
             time.sleep(0.0005)
 
-    def in_flight(self):
+    def in_flight(self) -> int:
         """Frames queued on TX whose completion has not been reaped yet."""
-        self._require_open()
-        pool = self.pool
+        pool = self._require_open()
         return pool.tx_given - pool.comp_taken
 
-    def retransmit(self, length, max_frames=None):
+    def retransmit(self, length: int, max_frames: Optional[int] = None) -> int:
         """Send again, unchanged, frames whose transmission has completed: the
         completion ring's entries go straight back on the TX ring by slice
         copies, with ``length`` as every frame's length (a traffic
@@ -777,17 +847,17 @@ class Socket:
         if not ETH_HLEN <= length <= self.max_frame:
             self._check_length(0, length)
         with self._lock:
-            self._require_tx()
-            count = self._retransmit(length, max_frames or self.tx.size)
+            pool, tx = self._require_tx()
+            count = self._retransmit(pool, tx, length, max_frames or tx.size)
         if not count:
             self._idle()
         return count
 
-    def _retransmit(self, length, max_frames):
-        comp, tx = self.pool.comp, self.tx
+    def _retransmit(self, pool: Pool, tx: ProducerRing, length: int, max_frames: int) -> int:
+        comp = pool.comp
         want = min(max_frames, tx.free(max_frames))
         n, c_idx = comp.peek(want)
-        self.pool.check_completions(comp, c_idx, n)      # never resend a refused address
+        pool.check_completions(comp, c_idx, n)      # never resend a refused address
         count = 0
         if n:
             count, t_idx = tx.reserve(n)
@@ -799,15 +869,15 @@ class Socket:
             tx.write_lens(t_idx, self._retx_lens[:count])
             comp.release()
             tx.submit()
-            self.pool.comp_taken += count
-            self.pool.tx_given += count
+            pool.comp_taken += count
+            pool.tx_given += count
         if count or tx.pending():
-            self._push()
+            self._push(pool, tx)
         return count
 
     # -- receive --------------------------------------------------------------
 
-    def recv(self, max_frames=64, timeout=None):
+    def recv(self, max_frames: int = 64, timeout: Optional[float] = None) -> Batch:
         """Take up to ``max_frames`` received frames as a :class:`Batch` of
         memoryviews into UMEM, read in place on the RX ring.  Waits up to
         ``timeout`` seconds (None or ``math.inf``: until frames arrive, 0:
@@ -827,49 +897,52 @@ class Socket:
             batch = self._next_batch(max_frames)
         return batch
 
-    def _next_batch(self, max_frames):
+    def _next_batch(self, max_frames: int) -> Batch:
         """Release the previous batch, take the next one (empty if nothing
         is waiting) and top up the fill ring: one step under the lock, so
         that batches of one socket are settled in the order they were taken."""
         with self._lock:
-            if self._fd < 0:
-                self._require_open()
-            if self.rx is None:
+            pool = self.pool
+            if self._fd < 0 or pool is None:
+                pool = self._require_open()
+            rx = self.rx
+            if rx is None:
                 raise ValueError("this socket has no RX ring")
             if self._batch is not None:
                 self._batch.release()
-            n, idx = self._peek(max_frames)
-            pool = self.pool
-            pool.receive(self.rx, idx, n)        # checks the addresses, then counts
-            self._batch = batch = Batch(self, idx, n)
+            n, idx = self._peek(rx, max_frames)
+            pool.receive(rx, idx, n)        # checks the addresses, then counts
+            self._batch = batch = Batch(self, rx, pool, idx, n)
             if pool.rx_path() < pool.rx_budget and (pool.spare or self.umem.free_count()) \
                     and pool.refill():
                 self.wakeup()
             return batch
 
-    def _peek(self, max_frames):
+    def _peek(self, rx: ConsumerRing, max_frames: int) -> Tuple[int, int]:
         """Peek RX entries up to the end of the ring: a batch is one view."""
-        rx = self.rx
         return rx.peek(min(max_frames, rx.size - (rx.cached_cons & rx.mask)))
 
-    def _settle(self, batch, sent):
+    def _settle(self, batch: Batch, sent: int) -> None:
         """A batch is done with: its first ``sent`` entries went to a TX
         ring (:meth:`forward`), the others' chunks go back to the fill ring;
         then the RX entries are handed back to the kernel."""
         with self._lock:
             if self._fd < 0:
                 self._require_open()
-            n = len(batch.addrs)
-            pool = self.pool
+            addrs = batch.addrs
+            if addrs is None:
+                raise ValueError("this batch of frames has been released")
+            n = len(addrs)
+            pool, rx = batch._pool, batch._rx
             if n > sent:
-                pool.recycle_rx(self.rx, batch.idx + sent, n - sent)
+                pool.recycle_rx(rx, batch.idx + sent, n - sent)
             pool.user_held -= n
-            self.rx._cons[0] = (batch.idx + n) & _MASK32
+            rx._cons[0] = (batch.idx + n) & _MASK32
             batch._revoke()
             if self._batch is batch:
                 self._batch = None
 
-    def forward(self, batch, to=None):
+    def forward(self, batch: Batch, to: Optional[Socket] = None) -> int:
         """Transmit the frames of a received ``batch`` on socket ``to`` (this
         one by default): without copying when ``to`` uses the same UMEM --
         the whole descriptors move from this RX ring to its TX ring by slice
@@ -881,46 +954,48 @@ class Socket:
         dst = self if to is None else to
         with self._lock:
             self._require_open()
-            dst._require_tx()
-            if batch.released:
+            dst_pool, dst_tx = dst._require_tx()
+            addrs, lens = batch.addrs, batch.lens
+            if addrs is None or lens is None:
                 raise ValueError("this batch of frames has been released")
             if batch._sock is not self:
                 raise ValueError("forward a batch from the socket that received it")
             if dst.umem is self.umem:
-                return self._forward_within(batch, dst)
-            frames = batch.tobytes()
-            frames, lengths = dst._frame_lengths(frames)
+                return self._forward_within(batch, addrs, lens, dst, dst_pool, dst_tx)
+            frames, lengths = dst._frame_lengths(batch.tobytes())
             self._settle(batch, 0)
         with dst._lock:
-            dst._require_tx()
-            return dst._send(frames, lengths)
+            dst_pool, dst_tx = dst._require_tx()
+            return dst._send(dst_pool, dst_tx, frames, lengths)
 
-    def _forward_within(self, batch, dst):
-        """forward() between sockets of one UMEM: descriptors move ring to ring."""
-        if batch.lens and max(batch.lens) > dst.max_frame:
-            for i, n in enumerate(batch.lens):
+    def _forward_within(self, batch: Batch, addrs: memoryview, lens: memoryview, dst: Socket,
+                        dst_pool: Pool, dst_tx: ProducerRing) -> int:
+        """forward() between sockets of one UMEM: descriptors move ring to
+        ring (``addrs`` and ``lens``: the batch's; ``dst_pool`` and
+        ``dst_tx``: those of ``dst``)."""
+        if lens and max(lens) > dst.max_frame:
+            for i, n in enumerate(lens):
                 if n > dst.max_frame:
                     dst._check_length(i, n, batch[i])
-        dst.pool.reap()
-        count, idx = dst.tx.reserve(len(batch))
+        dst_pool.reap()
+        count, idx = dst_tx.reserve(len(addrs))
         if count:
-            transfer(self.rx, batch.idx, dst.tx, idx, count, word=None)
-            dst.tx.submit()
-            if dst.pool is not self.pool:
-                self.umem._set_owner(batch.addrs[:count], dst.pool.code)
-            dst.pool.tx_given += count
+            transfer(batch._rx, batch.idx, dst_tx, idx, count, word=None)
+            dst_tx.submit()
+            if dst_pool is not batch._pool:
+                self.umem._set_owner(addrs[:count], dst_pool.code)
+            dst_pool.tx_given += count
         self._settle(batch, count)
         if count:
-            dst._push()
+            dst._push(dst_pool, dst_tx)
         return count
 
-    def wakeup(self):
+    def wakeup(self) -> bool:
         """Wake the driver to fill RX if the kernel asked for it (need_wakeup
         set on the fill ring): recvfrom(NULL, 0, MSG_DONTWAIT), the cheapest
         syscall that does it (Python's recv(0) never reaches the kernel).
         Returns True if a syscall was made."""
-        self._require_open()
-        if not self.pool.fill.needs_wakeup():
+        if not self._require_open().fill.needs_wakeup():
             return False
         try:
             _libc.recvfrom(self._fd, None, 0, _libc.MSG_DONTWAIT, call=self._call("recvfrom"))
@@ -932,7 +1007,7 @@ class Socket:
             raise
         return True
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[memoryview]:
         """``for frame in xsk``: every received frame, waiting as long as it
         takes.  A frame stays valid until the next batch is fetched (after
         the last frame of its own batch): copy what you keep."""
@@ -940,12 +1015,12 @@ class Socket:
             for frame in self.recv(64, None):
                 yield frame
 
-    def recv_bytes(self, max_frames=64, timeout=None):
+    def recv_bytes(self, max_frames: int = 64, timeout: Optional[float] = None) -> List[bytes]:
         """Like :meth:`recv`, but copies: a list of ``bytes``, chunks given back at once."""
         with self.recv(max_frames, timeout) as batch:
             return batch.tobytes()
 
-    def discard(self, max_frames=None):
+    def discard(self, max_frames: Optional[int] = None) -> int:
         """Drop received frames without looking at them: RX entries go
         straight back to the fill ring by slice copies (rxdrop).  At most
         ``max_frames`` (default: an RX ring's worth).  Returns how many were
@@ -953,26 +1028,28 @@ class Socket:
         if max_frames is not None and (max_frames.__class__ is not int or max_frames < 1):
             check_count(max_frames, "max_frames", none_ok=True)
         with self._lock:
-            if self._fd < 0:
-                self._require_open()
-            if self.rx is None:
+            pool = self.pool
+            if self._fd < 0 or pool is None:
+                pool = self._require_open()
+            rx = self.rx
+            if rx is None:
                 raise ValueError("this socket has no RX ring")
-            n = self._discard(max_frames or self.rx.size)
+            n = self._discard(pool, rx, max_frames or rx.size)
         if not n:
             self._idle()
         return n
 
-    def _discard(self, max_frames):
+    def _discard(self, pool: Pool, rx: ConsumerRing, max_frames: int) -> int:
         if self._batch is not None:      # its entries come before the ones to drop
             self._batch.release()
         if self.umem.unaligned:          # fill entries must be chunk starts
             with self._next_batch(max_frames) as batch:
                 return len(batch)
-        return self.pool.discard(self.rx, max_frames)      # the addresses are checked
+        return pool.discard(rx, max_frames)      # the addresses are checked
 
     # -- teardown -------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Unmap the rings, close the socket, and give back every chunk it
         held.  Idempotent.  In a child that inherited the socket through
         fork(), only the child's copies of the fd and mappings go."""
@@ -980,15 +1057,13 @@ class Socket:
         if self._inherited:
             self._release_inherited()
             return
-        if self._lock is None:           # __init__ failed before there was a UMEM
-            return
         with self._lock:
             if self._fd < 0 and self.pool is None and self.rx is None and self.tx is None:
                 self._close_umem()
                 return
             self._teardown()
 
-    def _teardown(self):
+    def _teardown(self) -> None:
         if self._batch is not None:
             self._batch.release()
             self._batch = None
@@ -1019,7 +1094,7 @@ class Socket:
         if fault is not None:
             raise fault
 
-    def _flush_quietly(self):
+    def _flush_quietly(self) -> Optional[LedgerError]:
         """Before closing, frames already queued go out -- unless the
         interface is down or gone, which must not stop the close, or the
         kernel returned addresses pyxsk refuses: that LedgerError is
@@ -1033,18 +1108,18 @@ class Socket:
             return e
         return None
 
-    def _close_netns_fd(self):
+    def _close_netns_fd(self) -> None:
         fd, self._netns_fd = self._netns_fd, -1
         if fd >= 0:
             os.close(fd)
 
-    def _close_umem(self):
-        if self._own_umem and self.umem is not None and not self.umem.closed:
+    def _close_umem(self) -> None:
+        if self._own_umem and not self.umem.closed:
             self.umem.close()
 
     # -- fork() ---------------------------------------------------------------
 
-    def _inherit(self):
+    def _inherit(self) -> None:
         """This process is a child that inherited the socket through fork():
         refuse I/O from now on (the fd reads as -1) and keep the fd only to
         close it.  See :func:`_after_fork_in_child`."""
@@ -1052,7 +1127,7 @@ class Socket:
         self._child_fd, self._fd = self._fd, -1
         self._lock = self.umem.lock
 
-    def _release_inherited(self):
+    def _release_inherited(self) -> None:
         """close() in a forked child: let go of the child's copies of the fd
         and the ring and UMEM mappings, and nothing else -- no write to the
         rings or the UMEM (shared with the parent and the kernel), no word to
@@ -1077,24 +1152,25 @@ class Socket:
         self._close_netns_fd()
         self._close_umem()
 
-    def __del__(self):
+    def __del__(self) -> None:
         if getattr(self, "_inherited", False):
             self.close()
         elif getattr(self, "_fd", -1) >= 0:
             warnings.warn("unclosed %r" % (self,), ResourceWarning, source=self)
             self.close()
 
-    def __enter__(self):
+    def __enter__(self: _S) -> _S:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._fd < 0:
             return "<pyxsk.Socket %s queue %d [closed]>" % (
                 getattr(self, "ifname", "?"), getattr(self, "queue", -1))
-        mode = {True: "zero-copy", False: "copy", None: "?"}[self.options().zerocopy]
+        modes: Dict[Optional[bool], str] = {True: "zero-copy", False: "copy", None: "?"}
+        mode = modes[self.options().zerocopy]
         rings = " ".join("%s=%d" % (name, ring.size) for name, ring in
                          (("rx", self.rx), ("tx", self.tx)) if ring is not None)
         return "<pyxsk.Socket %s queue %d fd=%d %s%s%s %s>" % (
@@ -1103,7 +1179,7 @@ class Socket:
             " shared" if self.shared else "", rings)
 
 
-def _frame_list(frames):
+def _frame_list(frames: Iterable[FrameLike]) -> Sequence[FrameLike]:
     """``frames`` as a list or tuple; TypeError for one frame passed alone."""
     if isinstance(frames, (list, tuple)):
         return frames
@@ -1117,7 +1193,7 @@ def _frame_list(frames):
                         % type(frames).__name__) from None
 
 
-def _converted(frames, i):
+def _converted(frames: Sequence[Buffer], i: int) -> List[Buffer]:
     """``frames`` with frame ``i`` made ``bytes`` through its ``__bytes__``
     (a copy of the list the first time: the caller's stays as it was)."""
     frame = frames[i]
@@ -1129,7 +1205,7 @@ def _converted(frames, i):
     return frames
 
 
-def _reclaim_rx(pool, rx):
+def _reclaim_rx(pool: Pool, rx: ConsumerRing) -> None:
     """A socket leaves a pool that lives on: the frames waiting on its RX ring
     are the pool's chunks back from the kernel; recycle them."""
     n = (rx.shared_producer() - rx.cached_cons) & _MASK32

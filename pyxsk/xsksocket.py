@@ -14,27 +14,67 @@ attached (the detach uses XDP_FLAGS_REPLACE with the program's fd, so a
 program someone attached since stays).
 """
 
+from __future__ import annotations
+
 import errno
 import os
+from typing import TYPE_CHECKING, Dict, Optional, Tuple, TypedDict, Union
 
 from . import bpf
 from .net import link
 from .bpf import xdp
 from .net import netns as _netns
 from .bpf.asm import Program
-from .errors import ConfigError
+from .errors import ConfigError, SyscallError
 from .uapi import bpf as _bpf_uapi
+from .umem import Umem
 from .xsk import Socket, resolve_ifindex
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 XDP_MODES = ("auto", "drv", "skb")
 _SELF_NETNS = "/proc/thread-self/ns/net"
+
+# What ``program=`` takes: None (pyxsk builds one), a Program to load, a
+# loaded Prog or a program fd.
+ProgramLike = Union[Program, bpf.Prog, int, None]
+# What ``filter=`` takes: text for :func:`pyxsk.bpf.xdp.parse_filter`, or a Filter.
+FilterLike = Union[str, xdp.Filter]
+
+
+class SocketOptions(TypedDict, total=False):
+    """The keywords XskSocket passes on to :class:`pyxsk.xsk.Socket`."""
+    umem: Optional[Umem]
+    rx_size: int
+    tx_size: int
+    fill_size: Optional[int]
+    comp_size: Optional[int]
+    zerocopy: Optional[bool]
+    need_wakeup: Optional[bool]
+    num_frames: Optional[int]
+    frame_size: Optional[int]
+    headroom: Optional[int]
+    tx_budget: Optional[int]
 
 
 class XdpHook:
     """The program on one interface and the XSKMAP it redirects into,
     shared by the sockets of that interface; closed by the last of them."""
 
-    def __init__(self, ifindex, ifname, netns_fd, xskmap, own_map, prog, own_prog, counters):
+    ifindex: int
+    ifname: str
+    netns_fd: int
+    xskmap: bpf.XskMap
+    prog: bpf.Prog
+    counters: Optional[xdp.ActionCounters]
+    mode: Optional[str]
+    bpf_link: Optional[bpf.Link]
+    users: int
+
+    def __init__(self, ifindex: int, ifname: str, netns_fd: int, xskmap: bpf.XskMap,
+                 own_map: bool, prog: bpf.Prog, own_prog: bool,
+                 counters: Optional[xdp.ActionCounters]) -> None:
         self.ifindex = ifindex
         self.ifname = ifname
         self.netns_fd = netns_fd            # the namespace the interface lives in
@@ -46,24 +86,24 @@ class XdpHook:
         self.users = 0
         self._own_map, self._own_prog = own_map, own_prog
 
-    def attach(self, mode, use_bpf_link):
+    def attach(self, mode: str, use_bpf_link: bool) -> None:
         """Attach, refusing to displace a program someone else attached."""
         if use_bpf_link:
-            self.bpf_link = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
-                                            netns=self.netns_fd, bpf_link=True)
-            self.mode = self.bpf_link.mode
+            self.bpf_link = bpf_link = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
+                                                       netns=self.netns_fd, bpf_link=True)
+            self.mode = bpf_link.mode
             return
         try:
             self.mode = link.attach_xdp(self.ifindex, self.prog.fd, mode=mode,
                                         update_if_noexist=True, netns=self.netns_fd)
-        except OSError as e:
+        except SyscallError as e:
             if e.errno in (errno.EBUSY, errno.EEXIST):
                 e.hint = "%s; pyxsk does not replace another XDP program: detach it first " \
                          "(pyxsk prog detach %s), or hand XskSocket that program (program=)" % (
                              e.hint or "an XDP program is already attached", self.ifname)
             raise
 
-    def is_interface(self, interface):
+    def is_interface(self, interface: Union[int, str, bytes]) -> bool:
         """True if ``interface`` (name or index, looked up in the calling
         thread's namespace) is this hook's: ifindexes repeat across
         namespaces, so the namespace must match too."""
@@ -71,7 +111,7 @@ class XdpHook:
             return False
         return resolve_ifindex(interface)[0] == self.ifindex
 
-    def close(self):
+    def close(self) -> None:
         """Detach (if we attached and it is still ours), close map and program."""
         try:
             if self.bpf_link is not None:
@@ -88,7 +128,7 @@ class XdpHook:
                 self.xskmap.close()
             os.close(self.netns_fd)
 
-    def release_inherited(self):
+    def release_inherited(self) -> None:
         """close() in a child that inherited the hook through fork(): close
         the child's copies of the fds (program, maps, BPF link, namespace)
         and nothing else.  The attachment and the map slots are the
@@ -97,7 +137,7 @@ class XdpHook:
         self.mode = None
         self.close()
 
-    def _detach_if_ours(self):
+    def _detach_if_ours(self) -> None:
         try:
             link.detach_xdp(self.ifindex, mode=self.mode, expected_fd=self.prog.fd,
                             netns=self.netns_fd)
@@ -126,22 +166,26 @@ class XskSocket(Socket):
     :class:`pyxsk.xsk.Socket`.
     """
 
-    def __init__(self, interface, queue=0, *, program=None, filter=None, xskmap=None,
-                 xdp_mode="auto", bpf_link=False, counters=False, attach=True, share=None,
-                 **socket_options):
-        self._hook = None
+    def __init__(self, interface: Union[int, str, bytes], queue: int = 0, *,
+                 program: ProgramLike = None, filter: Optional[FilterLike] = None,
+                 xskmap: Optional[bpf.XskMap] = None, xdp_mode: str = "auto",
+                 bpf_link: bool = False, counters: bool = False, attach: bool = True,
+                 share: Optional[XskSocket] = None,
+                 **socket_options: Unpack[SocketOptions]) -> None:
+        self._hook: Optional[XdpHook] = None
         _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options)
-        if share is not None:
-            if not share._hook.is_interface(interface):
+        shared_hook = None if share is None else share._hook     # not None: checked above
+        if share is not None and shared_hook is not None:
+            if not shared_hook.is_interface(interface):
                 raise ConfigError("share= is for sockets on the same interface; "
                                   "to share only memory pass umem=")
             socket_options["umem"] = share.umem
         super().__init__(interface, queue, **socket_options)
         try:
-            if share is None:
+            if shared_hook is None:
                 hook = self._new_hook(program, filter, xskmap, counters)
             else:
-                hook = share._hook
+                hook = shared_hook
             hook.users += 1
             self._hook = hook           # from here on close() lets go of it
             if share is None and attach:
@@ -151,12 +195,13 @@ class XskSocket(Socket):
             self.close()
             raise
 
-    def _new_hook(self, program, filter, xskmap, counters):
+    def _new_hook(self, program: ProgramLike, filter: Optional[FilterLike],
+                  xskmap: Optional[bpf.XskMap], counters: bool) -> XdpHook:
         own_map = xskmap is None
-        if own_map:
+        if xskmap is None:
             rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
             xskmap = bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks")
-        counter_map = prog = None
+        counter_map = None
         netns_fd = _netns.open_fd(_SELF_NETNS)
         try:
             counter_map = xdp.ActionCounters(name="pyxsk_actions") if counters else None
@@ -173,28 +218,29 @@ class XskSocket(Socket):
     # -- what the hook offers -------------------------------------------------
 
     @property
-    def xskmap(self):
+    def xskmap(self) -> Optional[bpf.XskMap]:
         return self._hook.xskmap if self._hook else None
 
     @property
-    def program(self):
+    def program(self) -> Optional[bpf.Prog]:
         return self._hook.prog if self._hook else None
 
     @property
-    def xdp_mode(self):
+    def xdp_mode(self) -> Optional[str]:
         """"drv" (native) or "skb" (generic) as attached, None if pyxsk did not attach."""
         return self._hook.mode if self._hook else None
 
-    def counts(self):
+    def counts(self) -> Dict[bpf.XdpAction, int]:
         """Frames per XDP action so far ({XdpAction: n}); needs counters=True."""
         self._require_open()
-        if self._hook.counters is None:
+        counters = None if self._hook is None else self._hook.counters
+        if counters is None:
             raise ValueError("this socket was made without counters=True")
-        return self._hook.counters.counts()
+        return counters.counts()
 
     # -- teardown -------------------------------------------------------------
 
-    def close(self):
+    def close(self) -> None:
         """Empty the map slot, let the hook go (the last socket detaches the
         program if it is still ours), then close the socket as
         :meth:`Socket.close` does, reclaiming every chunk.  Idempotent.
@@ -221,14 +267,16 @@ class XskSocket(Socket):
         finally:
             super().close()
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         text = super().__repr__()
         if self._hook is not None and self._hook.mode:
             text = text[:-1] + " xdp=%s prog=%d>" % (self._hook.mode, self._hook.prog.id)
         return text.replace("pyxsk.Socket", "pyxsk.XskSocket", 1)
 
 
-def _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options):
+def _check_hook_options(program: ProgramLike, filter: Optional[FilterLike],
+                        xskmap: Optional[bpf.XskMap], xdp_mode: str, counters: bool,
+                        share: Optional[XskSocket], socket_options: SocketOptions) -> None:
     """Reject contradictory options before anything is created."""
     if xdp_mode not in XDP_MODES:
         raise ConfigError("xdp_mode must be one of %s, not %r" % (", ".join(XDP_MODES), xdp_mode))
@@ -256,7 +304,8 @@ def _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, sock
         xdp.parse_filter(filter) if isinstance(filter, str) else xdp.Filter(*filter)
 
 
-def _load_program(program, filter, xskmap, counters):
+def _load_program(program: ProgramLike, filter: Optional[FilterLike], xskmap: bpf.XskMap,
+                  counters: Optional[xdp.ActionCounters]) -> Tuple[bpf.Prog, bool]:
     """(Prog, owned?) for the program options."""
     if isinstance(program, bpf.Prog):
         return program, False
