@@ -51,6 +51,9 @@ class Writer:
 
     def write(self, frame, timestamp=None):
         """Append one frame (bytes-like); ``timestamp`` in seconds, default now."""
+        f = self._file
+        if f is None:
+            raise ValueError("write to a closed pcap Writer")
         data = memoryview(frame).cast("B") if not isinstance(frame, bytes) else frame
         ts = time.time() if timestamp is None else timestamp
         sec = int(ts)
@@ -58,11 +61,13 @@ class Writer:
         if frac >= self._scale:
             sec, frac = sec + 1, frac - self._scale
         kept = data[:self.snaplen]
-        self._file.write(struct.pack("<" + _RECORD, sec, frac, len(kept), len(data)))
-        self._file.write(kept)
+        f.write(struct.pack("<" + _RECORD, sec, frac, len(kept), len(data)))
+        f.write(kept)
         self.count += 1
 
     def flush(self):
+        if self._file is None:
+            raise ValueError("flush of a closed pcap Writer")
         self._file.flush()
 
     def close(self):
