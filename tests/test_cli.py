@@ -390,6 +390,14 @@ def test_replayer_sends_every_frame_in_order_each_loop():
     assert replay.replay(FakeTxSocket(), [], loops=0).frames == 0      # nothing to repeat forever
 
 
+def test_replayer_refuses_a_socket_without_a_tx_ring():
+    sock = FakeTxSocket()
+    sock.tx = None                              # an RX-only socket, or a closed one
+    with pytest.raises(ValueError, match="no TX ring"):
+        replay.replay(sock, [bytes(60)])
+    assert sock.batches == []
+
+
 def test_demo_frames_are_rebuilt_from_their_number():
     frames = demo.NumberedFrames("02:00:00:00:00:02", "02:00:00:00:00:01")
     sizes = {len(frames.frame(seq)) for seq in range(3000)}

@@ -97,9 +97,16 @@ class Replayer:
 
     def _once(self):
         frames, pacer = self.frames, self.pacer
+        if pacer is None:
+            tx = self.sock.tx
+            if tx is None:
+                raise ValueError("this socket has no TX ring (or it is closed)")
+            step = tx.size
+        else:
+            step = self.batch
         i = 0
         while i < len(frames):
-            n = min(self.batch if pacer else self.sock.tx.size, len(frames) - i)
+            n = min(step, len(frames) - i)
             if pacer is not None:
                 due = pacer.due(self.sent)
                 if not due:
