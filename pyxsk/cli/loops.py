@@ -123,7 +123,10 @@ def txonly(sock, frame, seconds, batch=256, *, warmup=0.0, count=None, progress=
     """Send ``frame`` over and over: written into chunks once, then each
     completed chunk goes straight back on the TX ring (:meth:`retransmit`)."""
     clock = Clock("txonly", seconds, warmup, count, progress)
-    sock.send([frame] * sock.tx.size)
+    tx = sock.tx
+    if tx is None:
+        raise ValueError("txonly needs an open socket with a TX ring")
+    sock.send([frame] * tx.size)
     length, retransmit = len(frame), sock.retransmit
     idle = Idle()
     n = 0
