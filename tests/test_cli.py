@@ -680,6 +680,11 @@ def test_bench_coalesce_is_for_receivers():
         benchmark.run("txonly", "no-such-interface", coalesce=True, report=None)
 
 
+def test_bench_txonly_on_an_interface_needs_dst_mac_from_python_too():
+    with pytest.raises(ValueError, match="needs dst_mac"):
+        benchmark.run("txonly", "no-such-interface", report=lambda line: None)
+
+
 PACKET_OUTGOING = 4          # sll_pkttype of a frame this host sent
 
 

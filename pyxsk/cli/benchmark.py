@@ -231,7 +231,12 @@ def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BA
                         progress, coalesce)
     frame = None
     if mode == "txonly":
-        frame = udp_frame(link.get_link(interface).mac, dst_mac, size)
+        if dst_mac is None:
+            raise ValueError("txonly on an interface needs dst_mac: whom the frames are for")
+        src_mac = link.get_link(interface).mac
+        if src_mac is None:
+            raise BenchError("%s has no MAC address for the frames' source" % interface)
+        frame = udp_frame(src_mac, dst_mac, size)
     with interrupts.guarded(_open, mode, interface, queue, xdp_mode, zerocopy,
                             coalesce) as sock:
         where, modes = "%s queue %d" % (interface, queue), socket_modes(sock)
