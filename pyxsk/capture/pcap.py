@@ -31,7 +31,8 @@ RECORD_LEN = struct.calcsize("<" + _RECORD)
 
 
 class Packet(NamedTuple):
-    """A captured frame: ``timestamp`` in seconds (float), ``data`` bytes, ``orig_len`` on the wire."""
+    """A captured frame: ``timestamp`` in seconds (float), ``data`` bytes,
+    ``orig_len`` on the wire."""
     timestamp: float
     data: bytes
     orig_len: int

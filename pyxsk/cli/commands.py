@@ -26,7 +26,8 @@ import re
 import signal
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, ContextManager, List, NoReturn, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Callable, ContextManager, List, NoReturn, Optional, Sequence,
+                    Tuple)
 
 from .. import __version__, bpf, scheduling
 from . import benchmark, demo, interrupts, probe

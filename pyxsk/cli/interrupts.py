@@ -94,7 +94,8 @@ def install() -> None:
 def uninstall() -> None:
     """Back to the handlers :func:`install` found (Python's defaults if it
     found none it could restore)."""
-    defaults: Dict[int, Handler] = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    defaults: Dict[int, Handler] = {signal.SIGINT: signal.default_int_handler,
+                                    signal.SIGTERM: signal.SIG_DFL}
     for signum in SIGNALS:
         previous = _State.previous.get(signum)
         signal.signal(signum, previous if previous is not None else defaults[signum])

@@ -195,4 +195,6 @@ def swap_mac_addresses(frames: Batch) -> None:
         pack(data, start, src, dst)
 
 
-MODES: Dict[str, Callable[..., Result]] = {"rxdrop": rxdrop, "rx-touch": rx_touch, "txonly": txonly, "l2fwd": l2fwd}
+# Callable[..., Result]: txonly takes the frame to send, the receiving loops do not
+MODES: Dict[str, Callable[..., Result]] = {"rxdrop": rxdrop, "rx-touch": rx_touch,
+                                           "txonly": txonly, "l2fwd": l2fwd}

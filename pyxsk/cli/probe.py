@@ -74,7 +74,8 @@ FALLBACKS = {
 
 
 def _finding(feature: str, status: str, detail: str) -> Finding:
-    fallback: Dict[str, Optional[str]] = {OK: None, NO: FALLBACKS[feature], SKIP: "if missing: " + FALLBACKS[feature]}
+    fallback: Dict[str, Optional[str]] = {OK: None, NO: FALLBACKS[feature],
+                                          SKIP: "if missing: " + FALLBACKS[feature]}
     return Finding(feature, status, detail, fallback[status])
 
 

@@ -176,8 +176,10 @@ def _transport(src: IPAddress, dst: IPAddress, proto: int, data: bytes, offset: 
 
 # -- sockets -----------------------------------------------------------------------
 
-XDP_MODE_WORDS: Dict[str, str] = {"drv": "native (drv)", "skb": "generic (skb)", "hw": "offloaded (hw)"}
-COPY_MODE_WORDS: Dict[Optional[bool], str] = {True: "zero-copy", False: "copy mode", None: "copy mode unknown (kernel < 5.3)"}
+XDP_MODE_WORDS: Dict[str, str] = {"drv": "native (drv)", "skb": "generic (skb)",
+                                  "hw": "offloaded (hw)"}
+COPY_MODE_WORDS: Dict[Optional[bool], str] = {True: "zero-copy", False: "copy mode",
+                                               None: "copy mode unknown (kernel < 5.3)"}
 
 
 def socket_modes(sock: Socket) -> str:
