@@ -7,6 +7,8 @@ once the command runs.  (Python imports the ``pyxsk`` package itself before
 this module runs; it imports nothing until a name is used.)
 """
 
+from __future__ import annotations
+
 import signal
 import sys
 

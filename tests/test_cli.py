@@ -390,6 +390,14 @@ def test_replayer_sends_every_frame_in_order_each_loop():
     assert replay.replay(FakeTxSocket(), [], loops=0).frames == 0      # nothing to repeat forever
 
 
+def test_replayer_refuses_a_socket_without_a_tx_ring():
+    sock = FakeTxSocket()
+    sock.tx = None                              # an RX-only socket, or a closed one
+    with pytest.raises(ValueError, match="no TX ring"):
+        replay.replay(sock, [bytes(60)])
+    assert sock.batches == []
+
+
 def test_demo_frames_are_rebuilt_from_their_number():
     frames = demo.NumberedFrames("02:00:00:00:00:02", "02:00:00:00:00:01")
     sizes = {len(frames.frame(seq)) for seq in range(3000)}
@@ -670,6 +678,11 @@ def test_bench_coalesce_is_for_receivers():
     assert "--coalesce is for the receiving modes" in line
     with pytest.raises(ValueError, match="for the receiving modes, not txonly"):
         benchmark.run("txonly", "no-such-interface", coalesce=True, report=None)
+
+
+def test_bench_txonly_on_an_interface_needs_dst_mac_from_python_too():
+    with pytest.raises(ValueError, match="needs dst_mac"):
+        benchmark.run("txonly", "no-such-interface", report=lambda line: None)
 
 
 PACKET_OUTGOING = 4          # sll_pkttype of a frame this host sent

@@ -253,6 +253,14 @@ def test_bench_loops_do_not_spin_on_a_socket_that_brings_nothing(mode):
     assert 0 < sock.calls < SPIN_CALLS
 
 
+def test_txonly_refuses_a_socket_without_a_tx_ring():
+    sock = EmptyAtOnce()
+    sock.tx = None                              # an RX-only socket, or a closed one
+    with pytest.raises(ValueError, match="TX ring"):
+        loops.txonly(sock, bytes(60), SPIN_SECONDS)
+    assert sock.calls == 0
+
+
 def test_dump_does_not_spin_on_a_socket_that_brings_nothing():
     sock = EmptyAtOnce()
     sink = commands.DumpSink()

@@ -36,6 +36,16 @@ def test_snaplen_cuts_and_keeps_the_original_length():
     assert packet == pcap.Packet(5.5, b"\x01" * 100, 300)
 
 
+def test_a_closed_writer_refuses_to_write_or_flush():
+    w = pcap.Writer(io.BytesIO())
+    w.close()
+    w.close()                                   # idempotent
+    with pytest.raises(ValueError, match="closed"):
+        w.write(b"\x01" * 60)
+    with pytest.raises(ValueError, match="closed"):
+        w.flush()
+
+
 def test_big_endian_files_read_too():
     header = struct.pack(">IHHiIII", pcap.MAGIC_USEC, 2, 4, 0, 0, 65535, 1)
     record = struct.pack(">IIII", 10, 500000, 4, 4) + b"abcd"

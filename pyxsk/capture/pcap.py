@@ -8,9 +8,12 @@ tcpdump, tshark and Wireshark read what :class:`Writer` writes; :func:`read`
 takes files from them (classic pcap, not pcapng: ``editcap -F pcap`` converts).
 """
 
-import collections
+from __future__ import annotations
+
+import os
 import struct
 import time
+from typing import Iterator, NamedTuple, Optional, Protocol, Tuple, Union, cast
 
 from ..errors import PcapError
 
@@ -26,8 +29,36 @@ _RECORD = "IIII"        # ts_sec, ts_frac, incl_len, orig_len
 GLOBAL_LEN = struct.calcsize("<" + _GLOBAL)
 RECORD_LEN = struct.calcsize("<" + _RECORD)
 
-Packet = collections.namedtuple("Packet", "timestamp data orig_len")
-Packet.__doc__ = "A captured frame: ``timestamp`` in seconds (float), ``data`` bytes, ``orig_len`` on the wire."
+
+class Packet(NamedTuple):
+    """A captured frame: ``timestamp`` in seconds (float), ``data`` bytes,
+    ``orig_len`` on the wire."""
+    timestamp: float
+    data: bytes
+    orig_len: int
+
+
+class BinaryWriter(Protocol):
+    """What :class:`Writer` needs of a file object it is given (``open(path, "wb")``,
+    ``sys.stdout.buffer``, ``io.BytesIO``...)."""
+
+    def write(self, __data: Union[bytes, memoryview]) -> object: ...
+
+    def flush(self) -> object: ...
+
+    def close(self) -> object: ...
+
+
+class BinaryReader(Protocol):
+    """What :func:`read` and :func:`info` need of a file object they are given."""
+
+    def read(self, __size: int) -> bytes: ...
+
+    def close(self) -> object: ...
+
+
+FsPath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+Buffer = Union[bytes, bytearray, memoryview]
 
 
 class Writer:
@@ -37,11 +68,13 @@ class Writer:
     Frames longer than ``snaplen`` are cut, with their full length recorded.
     """
 
-    def __init__(self, target, linktype=LINKTYPE_ETHERNET, snaplen=DEFAULT_SNAPLEN, nanosecond=False):
+    def __init__(self, target: Union[FsPath, BinaryWriter], linktype: int = LINKTYPE_ETHERNET,
+                 snaplen: int = DEFAULT_SNAPLEN, nanosecond: bool = False) -> None:
         if not 0 < snaplen <= 0x7FFFFFFF:
             raise ValueError("snaplen must be positive, got %r" % (snaplen,))
         self._own = isinstance(target, (str, bytes)) or hasattr(target, "__fspath__")
-        self._file = open(target, "wb") if self._own else target
+        self._file: Optional[BinaryWriter] = (open(cast(FsPath, target), "wb") if self._own
+                                              else cast(BinaryWriter, target))
         self.snaplen = snaplen
         self._scale = 10 ** 9 if nanosecond else 10 ** 6
         self.count = 0
@@ -49,8 +82,11 @@ class Writer:
         self._file.write(struct.pack("<" + _GLOBAL, magic, VERSION[0], VERSION[1], 0, 0,
                                      snaplen, linktype))
 
-    def write(self, frame, timestamp=None):
+    def write(self, frame: Buffer, timestamp: Optional[float] = None) -> None:
         """Append one frame (bytes-like); ``timestamp`` in seconds, default now."""
+        f = self._file
+        if f is None:
+            raise ValueError("write to a closed pcap Writer")
         data = memoryview(frame).cast("B") if not isinstance(frame, bytes) else frame
         ts = time.time() if timestamp is None else timestamp
         sec = int(ts)
@@ -58,14 +94,16 @@ class Writer:
         if frac >= self._scale:
             sec, frac = sec + 1, frac - self._scale
         kept = data[:self.snaplen]
-        self._file.write(struct.pack("<" + _RECORD, sec, frac, len(kept), len(data)))
-        self._file.write(kept)
+        f.write(struct.pack("<" + _RECORD, sec, frac, len(kept), len(data)))
+        f.write(kept)
         self.count += 1
 
-    def flush(self):
+    def flush(self) -> None:
+        if self._file is None:
+            raise ValueError("flush of a closed pcap Writer")
         self._file.flush()
 
-    def close(self):
+    def close(self) -> None:
         if self._file is not None:
             if self._own:
                 self._file.close()
@@ -73,14 +111,14 @@ class Writer:
                 self._file.flush()
             self._file = None
 
-    def __enter__(self):
+    def __enter__(self) -> Writer:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-def _header(raw):
+def _header(raw: bytes) -> Tuple[str, int, int, int]:
     if len(raw) < GLOBAL_LEN:
         raise PcapError("not a pcap file: %d bytes, the header alone is %d" % (len(raw), GLOBAL_LEN))
     for order in "<>":
@@ -95,12 +133,12 @@ def _header(raw):
     raise PcapError("not a pcap file (magic 0x%08x)" % struct.unpack_from("<I", raw)[0])
 
 
-def read(source):
+def read(source: Union[FsPath, BinaryReader]) -> Iterator[Packet]:
     """Iterate over the :class:`Packet` records of a pcap file (a path or a
     binary file object); :func:`info` gives the header's fields.  Raises
     PcapError for anything malformed, naming the record."""
     own = not hasattr(source, "read")
-    f = open(source, "rb") if own else source
+    f: BinaryReader = open(cast(FsPath, source), "rb") if own else cast(BinaryReader, source)
     try:
         order, scale, snaplen, _linktype = _header(f.read(GLOBAL_LEN))
         rec = struct.Struct(order + _RECORD)
@@ -124,10 +162,10 @@ def read(source):
             f.close()
 
 
-def info(source):
+def info(source: Union[FsPath, BinaryReader]) -> Tuple[int, int, bool]:
     """(link type, snapshot length, nanosecond timestamps?) of a pcap file."""
     own = not hasattr(source, "read")
-    f = open(source, "rb") if own else source
+    f: BinaryReader = open(cast(FsPath, source), "rb") if own else cast(BinaryReader, source)
     try:
         _order, scale, snaplen, linktype = _header(f.read(GLOBAL_LEN))
     finally:

@@ -10,7 +10,8 @@ frames.  The child is stopped, and everything removed, when the run ends or is
 interrupted.
 """
 
-import collections
+from __future__ import annotations
+
 import contextlib
 import os
 import signal
@@ -19,6 +20,7 @@ import struct
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING, Callable, List, NamedTuple, Optional
 
 from . import interrupts, loops, probe
 from ..net import link, netns
@@ -26,6 +28,12 @@ from .. import scheduling
 from .summary import socket_modes, statistics
 from ..testing import temporary_veth_pair
 from ..xsk import DEFAULT_RING_SIZE, Socket
+
+if TYPE_CHECKING:
+    from ..testing import VethEnd
+
+Report = Callable[[str], object]
+"""Where a run's lines go: ``print`` by default."""
 
 MODES = ("rxdrop", "rx-touch", "txonly", "l2fwd")
 DEFAULT_SECONDS = 10.0
@@ -51,23 +59,33 @@ _U16_BITS = 16
 UDP_HEADER = struct.Struct("!HHHH")
 _U16 = 0xFFFF
 
-Summary = collections.namedtuple("Summary", "result where modes statistics source")
+
+
+class Summary(NamedTuple):
+    """A run's outcome: its :class:`~pyxsk.cli.loops.Result`, ``where`` it ran,
+    the socket's ``modes`` and XDP ``statistics`` in words, and the traffic
+    source's own summary line (None: no source of its own)."""
+    result: loops.Result
+    where: str
+    modes: str
+    statistics: str
+    source: Optional[str]
 
 
 class BenchError(RuntimeError):
     """The benchmark could not run as asked (no traffic from the source...)."""
 
 
-def ipv4_checksum(header):
+def ipv4_checksum(header: bytes) -> int:
     """RFC 791: the ones' complement of the ones' complement sum of the
     header's 16-bit words (with the checksum field zero)."""
-    total = sum(struct.unpack("!%dH" % (len(header) // 2), header))
+    total: int = sum(struct.unpack("!%dH" % (len(header) // 2), header))
     while total >> _U16_BITS:
         total = (total & _U16) + (total >> _U16_BITS)
     return ~total & _U16
 
 
-def udp_frame(src_mac, dst_mac, size=DEFAULT_SIZE):
+def udp_frame(src_mac: str, dst_mac: str, size: int = DEFAULT_SIZE) -> bytes:
     """An IPv4/UDP frame of ``size`` bytes from ``src_mac`` to ``dst_mac``
     (192.0.2.1:9 -> 192.0.2.2:9, zero payload, UDP checksum 0 = none)."""
     if size < MIN_SIZE:
@@ -82,13 +100,13 @@ def udp_frame(src_mac, dst_mac, size=DEFAULT_SIZE):
             + ip + udp + payload)
 
 
-def rate_line(elapsed, packets, pps, mode):
+def rate_line(elapsed: float, packets: int, pps: float, mode: str) -> str:
     return "%7.1f s  %-8s %10d pps %13d packets" % (elapsed, mode, pps, packets)
 
 
 # -- the traffic source -----------------------------------------------------------
 
-def _package_parent():
+def _package_parent() -> str:
     return os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -97,20 +115,21 @@ class TrafficSource:
     ``end`` (a VethEnd) for at most ``seconds`` (None: until :meth:`stop`);
     stopped by :meth:`stop`."""
 
-    def __init__(self, end, dst_mac, seconds, size=DEFAULT_SIZE):
+    def __init__(self, end: VethEnd, dst_mac: str, seconds: Optional[float],
+                 size: int = DEFAULT_SIZE) -> None:
         env = dict(os.environ)
         parent = _package_parent()
         env["PYTHONPATH"] = os.pathsep.join(p for p in (parent, env.get("PYTHONPATH")) if p)
-        self.command = [sys.executable, "-m", "pyxsk", "bench", "txonly", end.name,
+        self.command: List[str] = [sys.executable, "-m", "pyxsk", "bench", "txonly", end.name,
                         "--netns", end.netns, "--dst-mac", dst_mac, "--size", str(size),
                         "--duration", "inf" if seconds is None else "%r" % seconds]
-        self.process = subprocess.Popen(self.command, stdout=subprocess.PIPE,
+        self.process: subprocess.Popen[str] = subprocess.Popen(self.command, stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, env=env,
                                         universal_newlines=True)
         self.output = self.errors = ""
         self._stopped = False
 
-    def failed(self):
+    def failed(self) -> Optional[str]:
         """The child's error line if it has exited, else None."""
         if self.process.poll() is None:
             return None
@@ -118,7 +137,7 @@ class TrafficSource:
         lines = self.errors.strip().splitlines()
         return lines[-1] if lines else "exit status %d" % self.process.returncode
 
-    def stop(self):
+    def stop(self) -> None:
         """SIGINT, then SIGKILL if it does not end in time; collects its output.
         Idempotent."""
         if self._stopped:
@@ -134,19 +153,19 @@ class TrafficSource:
         self.output += out or ""
         self.errors += err or ""
 
-    def summary(self):
+    def summary(self) -> str:
         """The child's last line of output (its own summary)."""
         lines = self.output.strip().splitlines()
         return lines[-1] if lines else ""
 
-    def __enter__(self):
+    def __enter__(self) -> TrafficSource:
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         self.stop()
 
 
-def _wait_for_traffic(xsk, source):
+def _wait_for_traffic(xsk: Socket, source: TrafficSource) -> None:
     deadline = time.monotonic() + SOURCE_START_TIMEOUT
     idle = loops.Idle()
     while not xsk.poll(FIRST_FRAME_POLL):
@@ -160,7 +179,8 @@ def _wait_for_traffic(xsk, source):
 
 # -- the runs -----------------------------------------------------------------------
 
-def _open(mode, interface, queue, xdp_mode, zerocopy, coalesce=False):
+def _open(mode: str, interface: str, queue: int, xdp_mode: str, zerocopy: Optional[bool],
+          coalesce: bool = False) -> Socket:
     if mode == "txonly":
         return Socket(interface, queue, rx_size=0, zerocopy=zerocopy)
     rx_size = scheduling.COALESCED_RX_SIZE if coalesce else DEFAULT_RING_SIZE
@@ -168,35 +188,40 @@ def _open(mode, interface, queue, xdp_mode, zerocopy, coalesce=False):
                                rx_size=rx_size, tx_size=DEFAULT_RING_SIZE if mode == "l2fwd" else 0)
 
 
-def _setup(sock, batch, coalesce):
+def _setup(sock: Socket, batch: int, coalesce: bool) -> str:
     """What the run line says about the socket and the loop."""
     text = "%s, batch %d" % (socket_modes(sock), batch)
-    if coalesce:
+    if coalesce and sock.rx is not None:
         text += ", SCHED_BATCH with a %d-entry RX ring" % sock.rx.size
     return text
 
 
-def _open_in(end, *args):
+def _open_in(end: VethEnd, mode: str, interface: str, queue: int, xdp_mode: str,
+             zerocopy: Optional[bool], coalesce: bool = False) -> Socket:
     with netns.entered(end.netns):
-        return _open(*args)
+        return _open(mode, interface, queue, xdp_mode, zerocopy, coalesce)
 
 
 class Progress:
     """The ``progress`` callback of the loops: a rate line to ``report``,
     and the last one kept, to say how far a run got when it is interrupted."""
 
-    def __init__(self, mode, report):
+    def __init__(self, mode: str, report: Report) -> None:
         self.mode, self.report = mode, report
-        self.elapsed = self.packets = 0
+        self.elapsed: float = 0
+        self.packets = 0
 
-    def __call__(self, elapsed, packets, pps):
+    def __call__(self, elapsed: float, packets: int, pps: float) -> None:
         self.elapsed, self.packets = elapsed, packets
         self.report(rate_line(elapsed, packets, pps, self.mode))
 
 
-def _loop(mode, sock, seconds, batch, warmup, frame, progress, coalesce=False):
+def _loop(mode: str, sock: Socket, seconds: Optional[float], batch: int, warmup: float,
+          frame: Optional[bytes], progress: Progress, coalesce: bool = False) -> loops.Result:
     try:
         if mode == "txonly":
+            if frame is None:
+                raise ValueError("txonly needs the frame to send")
             return loops.txonly(sock, frame, seconds, batch=batch, warmup=warmup,
                                 progress=progress)
         with scheduling.coalesced_wakeups() if coalesce else contextlib.nullcontext():
@@ -211,9 +236,11 @@ def _loop(mode, sock, seconds, batch, warmup, frame, progress, coalesce=False):
         raise
 
 
-def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BATCH,
-        xdp_mode="auto", zerocopy=None, size=DEFAULT_SIZE, dst_mac=None, warmup=0.0,
-        report=print, coalesce=False):
+def run(mode: str, interface: Optional[str] = None, queue: int = 0,
+        seconds: Optional[float] = DEFAULT_SECONDS, batch: int = DEFAULT_BATCH,
+        xdp_mode: str = "auto", zerocopy: Optional[bool] = None, size: int = DEFAULT_SIZE,
+        dst_mac: Optional[str] = None, warmup: float = 0.0, report: Report = print,
+        coalesce: bool = False) -> Summary:
     """Run benchmark ``mode`` for ``seconds`` (None: until interrupted) and
     return a :class:`Summary`; a rate line goes to ``report`` about once a
     second.  ``interface`` None: on a veth pair of its own (see the module
@@ -231,7 +258,12 @@ def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BA
                         progress, coalesce)
     frame = None
     if mode == "txonly":
-        frame = udp_frame(link.get_link(interface).mac, dst_mac, size)
+        if dst_mac is None:
+            raise ValueError("txonly on an interface needs dst_mac: whom the frames are for")
+        src_mac = link.get_link(interface).mac
+        if src_mac is None:
+            raise BenchError("%s has no MAC address for the frames' source" % interface)
+        frame = udp_frame(src_mac, dst_mac, size)
     with interrupts.guarded(_open, mode, interface, queue, xdp_mode, zerocopy,
                             coalesce) as sock:
         where, modes = "%s queue %d" % (interface, queue), socket_modes(sock)
@@ -240,8 +272,9 @@ def run(mode, interface=None, queue=0, seconds=DEFAULT_SECONDS, batch=DEFAULT_BA
         return Summary(result, where, modes, statistics(sock), None)
 
 
-def _run_own(mode, seconds, batch, xdp_mode, zerocopy, size, warmup, report, progress,
-             coalesce):
+def _run_own(mode: str, seconds: Optional[float], batch: int, xdp_mode: str,
+             zerocopy: Optional[bool], size: int, warmup: float, report: Report,
+             progress: Progress, coalesce: bool) -> Summary:
     with interrupts.guarded(temporary_veth_pair) as pair:
         a, b = pair.a, pair.b
         report("%s on a veth pair of its own: %s (netns %s) <-> %s (netns %s)"

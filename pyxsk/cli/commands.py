@@ -15,6 +15,8 @@ Programs are attached through a BPF link where the kernel has them, so even
 a command killed with SIGKILL leaves none behind.
 """
 
+from __future__ import annotations
+
 import argparse
 import contextlib
 import errno
@@ -24,6 +26,8 @@ import re
 import signal
 import sys
 import time
+from typing import (TYPE_CHECKING, Callable, ContextManager, List, NoReturn, Optional, Sequence,
+                    Tuple)
 
 from .. import __version__, bpf, scheduling
 from . import benchmark, demo, interrupts, probe
@@ -36,6 +40,12 @@ from ..errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
 from ..testing import CleanupError, temporary_veth_pair
 from ..xsk import DEFAULT_FRAME_SIZE, Socket
 from ..xsksocket import XDP_MODES
+
+if TYPE_CHECKING:
+    from ..frames import Batch
+
+Command = Callable[[argparse.Namespace], int]
+"""What a subcommand runs: its parsed arguments in, the exit status out."""
 
 PROG = "pyxsk"
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -56,17 +66,17 @@ class CommandError(Exception):
 
 # -- output -------------------------------------------------------------------------
 
-def say(line=""):
+def say(line: str = "") -> None:
     """A line of the command's result on stdout, flushed (a pipe sees it at once)."""
     print(line, flush=True)
 
 
-def note(line):
+def note(line: str) -> None:
     """A line about the command's progress on stderr (stdout may carry a pcap)."""
     print(line, file=sys.stderr, flush=True)
 
 
-def _message(e):
+def _message(e: BaseException) -> str:
     """One line for an exception: a SyscallError says the call, errno and
     hint; a plain OSError about a file names the file."""
     if isinstance(e, OSError) and not isinstance(e, SyscallError) and e.filename is not None:
@@ -79,7 +89,7 @@ def _message(e):
 
 # -- argument types -------------------------------------------------------------------
 
-def interface_name(text):
+def interface_name(text: str) -> str:
     raw = os.fsencode(text)
     if not 0 < len(raw) <= IFNAME_MAX or b"/" in raw or b"\0" in raw or raw.split() != [raw]:
         raise argparse.ArgumentTypeError("%r is not an interface name (1-%d bytes, no '/' or "
@@ -87,7 +97,7 @@ def interface_name(text):
     return text
 
 
-def namespace(text):
+def namespace(text: str) -> str:
     """A namespace name as ``ip netns`` shows it, or a path like /proc/PID/ns/net."""
     if text.startswith("/"):
         if not os.path.exists(text):
@@ -105,7 +115,7 @@ def namespace(text):
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _whole(text, low, high, what):
+def _whole(text: str, low: int, high: Optional[int], what: str) -> int:
     """A whole number from ``low`` to ``high`` (None: no limit), written in
     decimal digits: int() would also take '1_000', '+5' and other scripts'
     digits, which in a count are more likely a slip than meant."""
@@ -117,7 +127,7 @@ def _whole(text, low, high, what):
     return value
 
 
-def _real(text, what):
+def _real(text: str, what: str) -> float:
     """A float that is a number: float() also takes 'nan', which compares
     false with everything and so would slip through every range check."""
     try:
@@ -129,24 +139,24 @@ def _real(text, what):
     return value
 
 
-def count(text):
+def count(text: str) -> int:
     return _whole(text, 1, None, "a positive number")
 
 
-def count_or_zero(text):
+def count_or_zero(text: str) -> int:
     return _whole(text, 0, None, "a number >= 0")
 
 
-def demo_count(text):
+def demo_count(text: str) -> int:
     return _whole(text, 1, demo.MAX_COUNT, "a number of frames from 1 to %d (the demo "
                   "numbers them in 4 bytes)" % demo.MAX_COUNT)
 
 
-def queue(text):
+def queue(text: str) -> int:
     return _whole(text, 0, QUEUE_MAX, "a queue number (0 to %d)" % QUEUE_MAX)
 
 
-def duration(text):
+def duration(text: str) -> Optional[float]:
     """Seconds > 0; 'inf' means no time limit and gives None."""
     value = _real(text, "a number of seconds")
     if not value > 0:
@@ -154,7 +164,7 @@ def duration(text):
     return None if math.isinf(value) else value
 
 
-def warmup(text):
+def warmup(text: str) -> float:
     """Finite seconds >= 0: a warm-up that never ends would leave nothing to measure."""
     value = _real(text, "a number of seconds")
     if not 0 <= value < math.inf:
@@ -162,7 +172,7 @@ def warmup(text):
     return value
 
 
-def rate(text):
+def rate(text: str) -> Optional[float]:
     """Frames per second > 0; 'inf' means as fast as the ring takes them and gives None."""
     value = _real(text, "a rate in frames per second")
     if not value > 0:
@@ -170,7 +180,7 @@ def rate(text):
     return None if math.isinf(value) else value
 
 
-def frame_size(text):
+def frame_size(text: str) -> int:
     value = _whole(text, benchmark.MIN_SIZE, None, "a frame size of at least %d bytes"
                    % benchmark.MIN_SIZE)
     if value > DEFAULT_FRAME_SIZE:
@@ -179,7 +189,7 @@ def frame_size(text):
     return value
 
 
-def mac_address(text):
+def mac_address(text: str) -> str:
     try:
         link.parse_mac(text)
     except ConfigError as e:
@@ -187,7 +197,7 @@ def mac_address(text):
     return text
 
 
-def filter_text(text):
+def filter_text(text: str) -> str:
     try:
         xdp.parse_filter(text)
     except ConfigError as e:
@@ -200,27 +210,27 @@ def filter_text(text):
 class Parser(argparse.ArgumentParser):
     """argparse with errors on one line (usage is one ``--help`` away)."""
 
-    def error(self, message):
+    def error(self, message: str) -> NoReturn:
         self.exit(EXIT_USAGE, "%s: error: %s (try: %s --help)\n" % (self.prog, message, self.prog))
 
 
-def _add_netns(p):
+def _add_netns(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--netns", type=namespace, metavar="NAME",
                    help="the interface's network namespace, as for ip -n (default: this one)")
 
 
-def _add_queue(p):
+def _add_queue(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--queue", type=queue, default=0, metavar="Q",
                    help="the interface queue (default 0)")
 
 
-def _add_xdp_mode(p):
+def _add_xdp_mode(p: argparse.ArgumentParser) -> None:
     p.add_argument("--xdp-mode", choices=XDP_MODES, default="auto",
                    help="attach the XDP program natively (drv), generically (skb), or auto: "
                         "native if the driver can, else generic (default)")
 
 
-def _add_copy_mode(p):
+def _add_copy_mode(p: argparse.ArgumentParser) -> None:
     group = p.add_mutually_exclusive_group()
     group.add_argument("-z", "--zerocopy", dest="zerocopy", action="store_const", const=True,
                        help="bind in zero-copy mode (fails where the driver has none, e.g. veth)")
@@ -228,7 +238,8 @@ def _add_copy_mode(p):
                        help="bind in copy mode (default: the kernel chooses)")
 
 
-def _command(subparsers, name, run, summary_line, description, epilog=None):
+def _command(subparsers: argparse._SubParsersAction[Parser], name: str, run: Optional[Command],
+             summary_line: str, description: str, epilog: Optional[str] = None) -> Parser:
     p = subparsers.add_parser(name, help=summary_line, description=description, epilog=epilog,
                               formatter_class=argparse.RawDescriptionHelpFormatter)
     p.set_defaults(run=run)
@@ -287,7 +298,7 @@ disturb its traffic: copy-mode binds only, and no program is attached unless
 only with --zerocopy."""
 
 
-def build_parser():
+def build_parser() -> Parser:
     parser = Parser(prog=PROG, description="AF_XDP sockets from pure Python: the jobs of "
                     "xdpsock, xdpdump and xdp-loader.  Needs root (or CAP_NET_ADMIN, "
                     "CAP_NET_RAW, CAP_BPF, CAP_SYS_ADMIN).",
@@ -393,13 +404,13 @@ def build_parser():
 
 # -- shared steps ---------------------------------------------------------------------
 
-def _in_netns(args):
+def _in_netns(args: argparse.Namespace) -> ContextManager[None]:
     """Enter the namespace of ``--netns`` for the command's duration (this thread)."""
     name = getattr(args, "netns", None)
     return netns.entered(name) if name is not None else contextlib.nullcontext()
 
 
-def _require_interface(args):
+def _require_interface(args: argparse.Namespace) -> link.Link:
     """The interface's :class:`pyxsk.net.link.Link`; CommandError if there is none."""
     try:
         return link.get_link(args.interface)
@@ -412,7 +423,7 @@ def _require_interface(args):
 
 # -- demo -----------------------------------------------------------------------------
 
-def cmd_demo(args):
+def cmd_demo(args: argparse.Namespace) -> int:
     result = demo.run(args.count, args.xdp_mode, report=say)
     passed = result.intact == result.count
     say("demo %s: %d/%d frames intact, %d packets/s, %s" % (
@@ -423,7 +434,7 @@ def cmd_demo(args):
 
 # -- dump -----------------------------------------------------------------------------
 
-def _open_output(target):
+def _open_output(target: Optional[str]) -> Optional[pcap.Writer]:
     """A pcap Writer for ``-w`` (a path, or '-' for standard output), or None."""
     if target is None:
         return None
@@ -436,11 +447,11 @@ class DumpSink:
     """Where dump's frames go -- a pcap :class:`~pyxsk.capture.pcap.Writer`, or a
     summary line each on stdout -- and how many went."""
 
-    def __init__(self, writer=None):
+    def __init__(self, writer: Optional[pcap.Writer] = None) -> None:
         self.writer = writer
         self.frames = 0
 
-    def take(self, batch, timestamp):
+    def take(self, batch: Batch, timestamp: float) -> None:
         if self.writer is not None:
             for frame in batch:
                 # a copy: views the writer makes of a frame would pin the UMEM
@@ -454,7 +465,8 @@ class DumpSink:
         self.frames += len(batch)
 
 
-def capture(xsk, sink, limit=None, duration=None):
+def capture(xsk: Socket, sink: DumpSink, limit: Optional[int] = None,
+            duration: Optional[float] = None) -> None:
     """Receive into ``sink`` until it has ``limit`` frames or ``duration``
     seconds have passed (None: no limit); timestamps are taken per batch.
     Only the socket's recv() waits, so a deleted interface ends the capture
@@ -475,7 +487,7 @@ def capture(xsk, sink, limit=None, duration=None):
             idle.after(len(batch))
 
 
-def _refuse_attached(device, command):
+def _refuse_attached(device: link.Link, command: str) -> None:
     """Commands never displace a program (XskSocket refuses too; this says it plainly)."""
     attached = device.xdp.prog_ids()
     if attached:
@@ -485,7 +497,7 @@ def _refuse_attached(device, command):
                                for mode, prog_id in sorted(attached.items())), command))
 
 
-def cmd_dump(args):
+def cmd_dump(args: argparse.Namespace) -> int:
     with _in_netns(args):
         _refuse_attached(_require_interface(args), "dump")
         writer = _open_output(args.write)
@@ -504,7 +516,7 @@ def cmd_dump(args):
     return EXIT_OK
 
 
-def _dump(xsk, sink, args):
+def _dump(xsk: Socket, sink: DumpSink, args: argparse.Namespace) -> None:
     """Capture, then say how many frames went where, with the socket's
     counters -- also when interrupted.  When the interface is gone its
     counters went with it: the count goes on the error's one line instead."""
@@ -518,23 +530,24 @@ def _dump(xsk, sink, args):
     _note_captured(xsk, sink, args)
 
 
-def _captured(sink, args):
+def _captured(sink: DumpSink, args: argparse.Namespace) -> str:
     return "%d frames captured%s" % (sink.frames, " to %s" % args.write if args.write else "")
 
 
-def _note_captured(xsk, sink, args):
+def _note_captured(xsk: Socket, sink: DumpSink, args: argparse.Namespace) -> None:
     note("dump: %s; socket statistics: %s" % (_captured(sink, args), summary.statistics(xsk)))
 
 
 # -- send -----------------------------------------------------------------------------
 
-def _read_frames(path, capacity):
+def _read_frames(path: str, capacity: int) -> Tuple[List[bytes], int]:
     """Every frame of pcap ``path`` as bytes, checked to fit a UMEM chunk."""
     linktype, _snaplen, _nano = pcap.info(path)
     if linktype != pcap.LINKTYPE_ETHERNET:
         raise CommandError("%s has link type %d; pyxsk sends Ethernet frames (link type %d)"
                            % (path, linktype, pcap.LINKTYPE_ETHERNET))
-    frames, cut = [], 0
+    frames: List[bytes] = []
+    cut = 0
     for i, packet in enumerate(pcap.read(path)):
         if not 0 < len(packet.data) <= capacity:
             raise CommandError("%s: record %d has %d bytes; pyxsk sends 1 to %d (one UMEM chunk)"
@@ -546,7 +559,7 @@ def _read_frames(path, capacity):
     return frames, cut
 
 
-def cmd_send(args):
+def cmd_send(args: argparse.Namespace) -> int:
     frames, cut = _read_frames(args.read, DEFAULT_FRAME_SIZE)
     if cut:
         note("send: %d frames were cut short by the capture's snapshot length: sent as captured"
@@ -564,11 +577,11 @@ def cmd_send(args):
             stats = sock.statistics()
     if done.in_flight or stats.tx_invalid_descs:
         raise CommandError("%d frames did not complete, the kernel refused %d (tx_invalid_descs)"
-                           % (done.in_flight, stats.tx_invalid_descs))
+                           % (done.in_flight or 0, stats.tx_invalid_descs))
     return EXIT_OK
 
 
-def _replay(replayer, args):
+def _replay(replayer: replay.Replayer, args: argparse.Namespace) -> replay.Replayed:
     """Run the replay and say what went -- also when stopped half-way.
     Interrupted, it first waits (a little) for the last completions; when
     the socket failed (an OSError: the interface is gone, the ring stayed
@@ -586,7 +599,7 @@ def _replay(replayer, args):
     return done
 
 
-def _sent_line(done, args):
+def _sent_line(done: replay.Replayed, args: argparse.Namespace) -> str:
     return "sent %d frames, %d bytes, from %s on %s queue %d in %.2f s: %d frames/s%s" % (
         done.frames, done.bytes, args.read, args.interface, args.queue, done.seconds,
         done.frames / done.seconds if done.seconds else 0,
@@ -595,7 +608,7 @@ def _sent_line(done, args):
 
 # -- bench ----------------------------------------------------------------------------
 
-def cmd_bench(args):
+def cmd_bench(args: argparse.Namespace) -> int:
     if args.interface is None and args.netns is not None:
         raise CommandError("--netns goes with an interface")
     if args.coalesce and args.mode == "txonly":
@@ -626,7 +639,7 @@ def cmd_bench(args):
 
 # -- prog -----------------------------------------------------------------------------
 
-def _describe_prog(ifname, mode, prog_id):
+def _describe_prog(ifname: str, mode: str, prog_id: int) -> str:
     try:
         with bpf.prog_by_id(prog_id) as prog:
             info = prog.info()
@@ -637,7 +650,7 @@ def _describe_prog(ifname, mode, prog_id):
         info.tag, info.nr_map_ids)
 
 
-def cmd_prog_show(args):
+def cmd_prog_show(args: argparse.Namespace) -> int:
     with _in_netns(args):
         device = _require_interface(args)
         attached = device.xdp.prog_ids()
@@ -648,7 +661,7 @@ def cmd_prog_show(args):
     return EXIT_OK
 
 
-def cmd_prog_detach(args):
+def cmd_prog_detach(args: argparse.Namespace) -> int:
     with _in_netns(args):
         device = _require_interface(args)
         attached = device.xdp.prog_ids()
@@ -668,7 +681,7 @@ def cmd_prog_detach(args):
     return EXIT_OK
 
 
-def _detach(device, mode, prog):
+def _detach(device: link.Link, mode: str, prog: bpf.Prog) -> None:
     """Detach ``prog`` from ``device`` in ``mode``, only if it is still the one there."""
     try:
         link.detach_xdp(device.index, mode=mode, expected_fd=prog.fd)
@@ -688,14 +701,14 @@ def _detach(device, mode, prog):
 ESSENTIAL = ("AF_XDP sockets", "eBPF XDP programs", "bind (copy mode)")
 
 
-def _finding_line(finding):
+def _finding_line(finding: probe.Finding) -> str:
     line = "%-4s  %-26s %s" % (finding.status, finding.feature, finding.detail)
     if finding.fallback:
         line += "  -> %s" % finding.fallback
     return line
 
 
-def _probe_own_veth():
+def _probe_own_veth() -> List[probe.Finding]:
     with temporary_veth_pair(queues=2) as pair:
         say("probing on a veth pair of its own: %s (netns %s), removed afterwards"
             % (pair.b.name, pair.b.netns))
@@ -703,7 +716,7 @@ def _probe_own_veth():
             return probe.InterfaceProbe(pair.b.name, own=True).run()
 
 
-def cmd_doctor(args):
+def cmd_doctor(args: argparse.Namespace) -> int:
     if args.interface is None and (args.netns or args.attach or args.zerocopy or args.queue):
         raise CommandError("--netns, --queue, --attach and --zerocopy go with an interface")
     say("pyxsk doctor: %s" % probe.platform_line())
@@ -736,19 +749,20 @@ def cmd_doctor(args):
 
 # -- main -----------------------------------------------------------------------------
 
-def _where(args):
+def _where(args: argparse.Namespace) -> str:
     parts = [PROG, args.command]
     if getattr(args, "action", None):
         parts.append(args.action)
     return " ".join(parts)
 
 
-def main(argv=None):
+def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run the command line; returns the exit status."""
     args = build_parser().parse_args(argv)
     try:
         interrupts.install()         # inside the try: a signal right after it is handled
-        return args.run(args)
+        command: Command = args.run
+        return command(args)
     except interrupts.Interrupted as e:
         note("%s: stopped by %s after cleaning up" % (_where(args), signal.Signals(e.signum).name))
         return e.exit_status

@@ -13,10 +13,12 @@ with native XDP queues frames on a 256-entry ring and drops what does not
 fit, which would be a lost frame here rather than a slow one.
 """
 
-import collections
+from __future__ import annotations
+
 import random
 import struct
 import time
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple, Union
 
 from . import interrupts, probe
 from ..net import netns
@@ -25,6 +27,12 @@ from ..net.link import parse_mac
 from .summary import socket_modes
 from ..testing import temporary_veth_pair
 from ..xsk import Socket
+
+if TYPE_CHECKING:
+    from ..testing import VethEnd
+    from ..xsksocket import XskSocket
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 ETH_P_DEMO = 0x88B5            # IEEE 802 "local experimental" EtherType: no stack takes it
 HEADER = struct.Struct("!6s6sHI")  # dst MAC, src MAC, EtherType, sequence number
@@ -42,8 +50,10 @@ MAX_COUNT = 2 ** 32            # frames are numbered from 0 in HEADER's 4-byte f
 BITS_PER_BYTE = 8
 GIGA = 1e9
 
-DemoResult = collections.namedtuple(
-    "DemoResult", "count sent intact corrupt duplicated missing other seconds modes")
+# the functional form: a field named ``count`` in a class body would clash with tuple.count
+DemoResult = NamedTuple("DemoResult", [
+    ("count", int), ("sent", int), ("intact", int), ("corrupt", int), ("duplicated", int),
+    ("missing", int), ("other", int), ("seconds", float), ("modes", str)])
 DemoResult.__doc__ = """The demo's outcome: of ``count`` frames asked for, ``sent``
 went out (fewer when the run stopped at the first loss); ``intact`` arrived equal
 to what was sent; ``corrupt`` differed (or carried a number never sent); ``duplicated``
@@ -58,7 +68,8 @@ class NumberedFrames:
     is a function of ``seq`` too, so the receiver rebuilds what it expects
     from the number alone."""
 
-    def __init__(self, dst_mac, src_mac, sizes=(MIN_FRAME, MAX_FRAME)):
+    def __init__(self, dst_mac: str, src_mac: str,
+                 sizes: Tuple[int, int] = (MIN_FRAME, MAX_FRAME)) -> None:
         lo, hi = sizes
         if not HEADER.size <= lo <= hi:
             raise ConfigError("frame sizes must be %d or more, lo <= hi: %r" % (HEADER.size, sizes))
@@ -67,10 +78,10 @@ class NumberedFrames:
         rng = random.Random(PATTERN_SEED)
         self.pattern = bytes(rng.getrandbits(8) for _ in range(PATTERN_PERIOD + hi))
 
-    def size(self, seq):
+    def size(self, seq: int) -> int:
         return self.lo + seq * SIZE_STRIDE % self.span
 
-    def frame(self, seq):
+    def frame(self, seq: int) -> bytes:
         start = seq % PATTERN_PERIOD
         body = self.pattern[start:start + self.size(seq) - HEADER.size]
         return HEADER.pack(self.dst, self.src, ETH_P_DEMO, seq) + body
@@ -79,10 +90,10 @@ class NumberedFrames:
 class Tally:
     """Counts what arrived against the window of frames in flight."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.intact = self.corrupt = self.duplicated = self.missing = self.other = 0
 
-    def take(self, frame, window, sent):
+    def take(self, frame: Buffer, window: Dict[int, bytes], sent: int) -> None:
         """Check one received frame; ``window`` maps the numbers still
         expected to their frames, ``sent`` is how many went out so far."""
         if len(frame) < HEADER.size or HEADER.unpack_from(frame)[2] != ETH_P_DEMO:
@@ -101,17 +112,17 @@ class Tally:
             self.corrupt += 1
 
 
-def _receiver(end, xdp_mode):
+def _receiver(end: VethEnd, xdp_mode: str) -> XskSocket:
     with netns.entered(end.netns):
         return probe.xsk_with_link(end.name, 0, xdp_mode=xdp_mode)
 
 
-def _sender(end):
+def _sender(end: VethEnd) -> Socket:
     with netns.entered(end.netns):
         return Socket(end.name, 0, rx_size=0)
 
 
-def _receive_window(rx, window, tally, sent):
+def _receive_window(rx: Socket, window: Dict[int, bytes], tally: Tally, sent: int) -> None:
     """Receive until every frame of ``window`` arrived or none came for
     :data:`ARRIVAL_TIMEOUT`; what is left counts as missing."""
     deadline = time.monotonic() + ARRIVAL_TIMEOUT
@@ -127,7 +138,9 @@ def _receive_window(rx, window, tally, sent):
     window.clear()
 
 
-def exchange(tx, rx, frames, count, progress=None):
+def exchange(tx: Socket, rx: Socket, frames: NumberedFrames, count: int,
+             progress: Optional[Callable[[float, int], object]] = None
+             ) -> Tuple[Tally, int, float]:
     """Send ``count`` numbered frames on ``tx``, check them on ``rx``;
     ``progress(elapsed, checked)`` about once a second.  Stops after the
     first window with a frame missing.  Returns (Tally, frames sent, seconds)."""
@@ -149,7 +162,9 @@ def exchange(tx, rx, frames, count, progress=None):
     return tally, sent, time.monotonic() - t0
 
 
-def run(count=DEFAULT_COUNT, xdp_mode="auto", sizes=(MIN_FRAME, MAX_FRAME), report=print):
+def run(count: int = DEFAULT_COUNT, xdp_mode: str = "auto",
+        sizes: Tuple[int, int] = (MIN_FRAME, MAX_FRAME),
+        report: Callable[[str], object] = print) -> DemoResult:
     """The whole demo; returns :class:`DemoResult`.  ``report(line)`` gets
     the narrative.  Everything it creates is gone when it returns or raises."""
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_COUNT:

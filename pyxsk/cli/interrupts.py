@@ -27,9 +27,24 @@ is imported), so that such a Ctrl-C ends the process at once with status
 130 and nothing printed: nothing has been created yet.
 """
 
+from __future__ import annotations
+
 import contextlib
 import signal
 import sys
+from types import FrameType
+from typing import (TYPE_CHECKING, Callable, ContextManager, Dict, Iterator, Optional, TypeVar,
+                    Union)
+
+if TYPE_CHECKING:
+    # for guarded()'s signature only: typing has ParamSpec from 3.10 on
+    from typing_extensions import ParamSpec
+    _P = ParamSpec("_P")
+
+_T = TypeVar("_T")
+
+Handler = Union[Callable[[int, Optional[FrameType]], object], int, signal.Handlers, None]
+"""What ``signal.getsignal`` returns and ``signal.signal`` takes."""
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 EXIT_BASE = 128          # a process stopped by signal N exits 128 + N (shell convention)
@@ -38,24 +53,24 @@ EXIT_BASE = 128          # a process stopped by signal N exits 128 + N (shell co
 class Interrupted(KeyboardInterrupt):
     """SIGINT or SIGTERM arrived; ``signum`` says which."""
 
-    def __init__(self, signum):
+    def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
 
     @property
-    def exit_status(self):
+    def exit_status(self) -> int:
         return EXIT_BASE + self.signum
 
 
 class _State:
-    installed = False
-    previous = {}        # the handlers install() replaced, for uninstall()
-    depth = 0            # how many deferred blocks we are inside
-    pending = None       # a signal noted while deferred
-    fired = False        # an Interrupted has been raised: ignore the rest
+    installed: bool = False
+    previous: Dict[int, Handler] = {}    # the handlers install() replaced, for uninstall()
+    depth: int = 0                       # how many deferred blocks we are inside
+    pending: Optional[int] = None        # a signal noted while deferred
+    fired: bool = False                  # an Interrupted has been raised: ignore the rest
 
 
-def _handler(signum, frame):
+def _handler(signum: int, frame: Optional[FrameType]) -> None:
     if _State.fired:
         return
     if _State.depth:
@@ -65,7 +80,7 @@ def _handler(signum, frame):
     raise Interrupted(signum)
 
 
-def install():
+def install() -> None:
     """Route SIGINT and SIGTERM through this module (main thread only) and
     make sure neither is blocked: a parent may have started us with a mask."""
     _State.previous = {signum: signal.getsignal(signum) for signum in SIGNALS}
@@ -76,10 +91,11 @@ def install():
     _State.depth, _State.pending, _State.fired = 0, None, False
 
 
-def uninstall():
+def uninstall() -> None:
     """Back to the handlers :func:`install` found (Python's defaults if it
     found none it could restore)."""
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    defaults: Dict[int, Handler] = {signal.SIGINT: signal.default_int_handler,
+                                    signal.SIGTERM: signal.SIG_DFL}
     for signum in SIGNALS:
         previous = _State.previous.get(signum)
         signal.signal(signum, previous if previous is not None else defaults[signum])
@@ -88,7 +104,7 @@ def uninstall():
     _State.depth, _State.pending, _State.fired = 0, None, False
 
 
-def raise_pending():
+def raise_pending() -> None:
     """Raise the signal noted while deferred, if there is one and no deferred
     block is still open."""
     if _State.pending is not None and not _State.depth and not _State.fired:
@@ -98,7 +114,7 @@ def raise_pending():
 
 
 @contextlib.contextmanager
-def deferred():
+def deferred() -> Iterator[None]:
     """Run the body with SIGINT/SIGTERM noted instead of raised; the noted
     signal is raised when the outermost block ends."""
     _State.depth += 1
@@ -110,7 +126,8 @@ def deferred():
 
 
 @contextlib.contextmanager
-def guarded(factory, *args, **kwargs):
+def guarded(factory: Callable[_P, ContextManager[_T]], *args: _P.args,
+            **kwargs: _P.kwargs) -> Iterator[_T]:
     """``with guarded(XskSocket, "eth0") as xsk:`` -- call ``factory`` and
     enter what it returns with signals deferred, run the body with signals
     live, and exit deferred.  A signal that came during set-up is raised at

@@ -11,12 +11,28 @@ own calls (poll, recv, discard, retransmit, forward), which end with
 sleeps between rounds that keep bringing nothing (:class:`Idle`).
 """
 
-import collections
+from __future__ import annotations
+
 import struct
 import time
+from typing import TYPE_CHECKING, Callable, Dict, NamedTuple, Optional, Tuple
 
-Result = collections.namedtuple("Result", "mode packets seconds pps")
-Result.__doc__ = "``packets`` in ``seconds`` (after warm-up): ``pps`` packets per second."
+if TYPE_CHECKING:
+    from ..frames import Batch
+    from ..xsk import Socket
+
+
+class Result(NamedTuple):
+    """``packets`` in ``seconds`` (after warm-up): ``pps`` packets per second."""
+    mode: str
+    packets: int
+    seconds: float
+    pps: float
+
+
+ProgressFn = Callable[[float, int, float], object]
+"""``progress(elapsed, packets, pps)``: seconds since the start, packets so far,
+the rate over the last second."""
 
 POLL_SECONDS = 0.1      # how long a receiver blocks on an empty ring before checking the clock
 IDLE_GRACE = 0.002      # seconds of rounds that bring nothing before a loop naps between them
@@ -39,11 +55,12 @@ class Idle:
 
     __slots__ = ("since", "_clock", "_sleep")
 
-    def __init__(self, clock=time.monotonic, sleep=time.sleep):
-        self.since = None        # when the current run of empty rounds began
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
+        self.since: Optional[float] = None    # when the current run of empty rounds began
         self._clock, self._sleep = clock, sleep
 
-    def after(self, n):
+    def after(self, n: int) -> None:
         """Call after each round with what it did (frames, packets; 0: nothing)."""
         if n:
             self.since = None
@@ -58,7 +75,8 @@ class Idle:
 class Clock:
     """Counts packets against time: progress once a second, rate after warm-up."""
 
-    def __init__(self, mode, seconds, warmup=0.0, count=None, progress=None):
+    def __init__(self, mode: str, seconds: Optional[float], warmup: float = 0.0,
+                 count: Optional[int] = None, progress: Optional[ProgressFn] = None) -> None:
         self.mode = mode
         self.t0 = time.monotonic()
         self.end = self.t0 + seconds if seconds else float("inf")
@@ -66,10 +84,10 @@ class Clock:
         self.limit = count
         self.progress = progress
         self.packets = 0
-        self._base = None if warmup > 0 else (self.t0, 0)
-        self._tick = (self.t0, 0)
+        self._base: Optional[Tuple[float, int]] = None if warmup > 0 else (self.t0, 0)
+        self._tick: Tuple[float, int] = (self.t0, 0)
 
-    def add(self, n):
+    def add(self, n: int) -> bool:
         """Count ``n`` packets; False once time (or the count) is up."""
         self.packets += n
         now = time.monotonic()
@@ -83,13 +101,14 @@ class Clock:
             return False
         return now < self.end
 
-    def result(self):
+    def result(self) -> Result:
         now = time.monotonic()
         t, p = self._base or (self.t0, 0)
         return Result(self.mode, self.packets - p, now - t, (self.packets - p) / max(now - t, 1e-9))
 
 
-def rxdrop(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
+def rxdrop(xsk: Socket, seconds: Optional[float], batch: int = 256, *, warmup: float = 0.0,
+           count: Optional[int] = None, progress: Optional[ProgressFn] = None) -> Result:
     """Receive and drop: RX descriptors straight back to the fill ring."""
     clock = Clock("rxdrop", seconds, warmup, count, progress)
     discard, poll = xsk.discard, xsk.poll
@@ -103,7 +122,8 @@ def rxdrop(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     return clock.result()
 
 
-def rx_touch(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
+def rx_touch(xsk: Socket, seconds: Optional[float], batch: int = 256, *, warmup: float = 0.0,
+             count: Optional[int] = None, progress: Optional[ProgressFn] = None) -> Result:
     """Receive and read every frame's ethertype (bytes 12-13), as xdpsock -T
     does: :meth:`Batch.field` reads them for the whole batch at once."""
     clock = Clock("rx-touch", seconds, warmup, count, progress)
@@ -119,11 +139,16 @@ def rx_touch(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
     return clock.result()
 
 
-def txonly(sock, frame, seconds, batch=256, *, warmup=0.0, count=None, progress=None):
+def txonly(sock: Socket, frame: bytes, seconds: Optional[float], batch: int = 256, *,
+           warmup: float = 0.0, count: Optional[int] = None,
+           progress: Optional[ProgressFn] = None) -> Result:
     """Send ``frame`` over and over: written into chunks once, then each
     completed chunk goes straight back on the TX ring (:meth:`retransmit`)."""
     clock = Clock("txonly", seconds, warmup, count, progress)
-    sock.send([frame] * sock.tx.size)
+    tx = sock.tx
+    if tx is None:
+        raise ValueError("txonly needs an open socket with a TX ring")
+    sock.send([frame] * tx.size)
     length, retransmit = len(frame), sock.retransmit
     idle = Idle()
     n = 0
@@ -134,8 +159,9 @@ def txonly(sock, frame, seconds, batch=256, *, warmup=0.0, count=None, progress=
     return clock.result()
 
 
-def l2fwd(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None,
-          swap_macs=True, to=None):
+def l2fwd(xsk: Socket, seconds: Optional[float], batch: int = 256, *, warmup: float = 0.0,
+          count: Optional[int] = None, progress: Optional[ProgressFn] = None,
+          swap_macs: bool = True, to: Optional[Socket] = None) -> Result:
     """Receive, swap source and destination MAC, send back out (or on ``to``)
     without copying the frame."""
     clock = Clock("l2fwd", seconds, warmup, count, progress)
@@ -157,7 +183,7 @@ def l2fwd(xsk, seconds, batch=256, *, warmup=0.0, count=None, progress=None,
 _MACS = struct.Struct("6s6s")    # destination, source
 
 
-def swap_mac_addresses(frames):
+def swap_mac_addresses(frames: Batch) -> None:
     """Swap destination and source MAC of every frame of a batch, in place
     (xdpsock's l2fwd does it).  One unpack and one pack per frame: in pure
     Python that beats slicing memoryviews, and beats gathering the headers to
@@ -169,4 +195,6 @@ def swap_mac_addresses(frames):
         pack(data, start, src, dst)
 
 
-MODES = {"rxdrop": rxdrop, "rx-touch": rx_touch, "txonly": txonly, "l2fwd": l2fwd}
+# Callable[..., Result]: txonly takes the frame to send, the receiving loops do not
+MODES: Dict[str, Callable[..., Result]] = {"rxdrop": rxdrop, "rx-touch": rx_touch,
+                                           "txonly": txonly, "l2fwd": l2fwd}

@@ -14,10 +14,12 @@ interface the zero-copy bind needs ``zerocopy=True`` and attaching needs
 ``attach=True``, and a program already attached is never touched.
 """
 
-import collections
+from __future__ import annotations
+
 import errno
 import os
 import platform
+from typing import Any, Dict, List, NamedTuple, Optional, Union
 
 from .. import _libc, bpf, xsk
 from ..net import link
@@ -41,9 +43,15 @@ PROG_NAME = "pyxsk_probe"
 NO_XDP_LINK_ERRNOS = frozenset((errno.EINVAL, errno.EOPNOTSUPP))
 LINK_CREATE = "BPF_LINK_CREATE"        # in the ``call`` of the SyscallError it raises
 
-Finding = collections.namedtuple("Finding", "feature status detail fallback")
-Finding.__doc__ = """One line of ``pyxsk doctor``: ``status`` is "ok", "no" or
-"skip"; ``fallback`` says what pyxsk does without the feature (or None)."""
+
+class Finding(NamedTuple):
+    """One line of ``pyxsk doctor``: ``status`` is "ok", "no" or
+    "skip"; ``fallback`` says what pyxsk does without the feature (or None)."""
+    feature: str
+    status: str
+    detail: str
+    fallback: Optional[str]
+
 
 FALLBACKS = {
     "AF_XDP sockets": "none: pyxsk cannot work without them (CONFIG_XDP_SOCKETS, CAP_NET_RAW)",
@@ -65,36 +73,38 @@ FALLBACKS = {
 }
 
 
-def _finding(feature, status, detail):
-    fallback = {OK: None, NO: FALLBACKS[feature], SKIP: "if missing: " + FALLBACKS[feature]}
+def _finding(feature: str, status: str, detail: str) -> Finding:
+    fallback: Dict[str, Optional[str]] = {OK: None, NO: FALLBACKS[feature],
+                                          SKIP: "if missing: " + FALLBACKS[feature]}
     return Finding(feature, status, detail, fallback[status])
 
 
-def _errname(e):
+def _errname(e: OSError) -> str:
     """"ENOBUFS (No buffer space available: the hint)" for an OSError."""
     hint = getattr(e, "hint", None)
-    return "%s (%s%s)" % (errno.errorcode.get(e.errno, "errno %s" % e.errno), e.strerror,
-                          ": " + hint if hint else "")
+    code = e.errno
+    name = "errno None" if code is None else errno.errorcode.get(code, "errno %s" % code)
+    return "%s (%s%s)" % (name, e.strerror, ": " + hint if hint else "")
 
 
 class _XskFd:
     """A bare AF_XDP socket fd, closed on exit."""
 
-    def __init__(self):
-        self.fd = _libc.socket(if_xdp.AF_XDP, _libc.SOCK_RAW, 0, call="socket(AF_XDP)")
+    def __init__(self) -> None:
+        self.fd: int = _libc.socket(if_xdp.AF_XDP, _libc.SOCK_RAW, 0, call="socket(AF_XDP)")
 
-    def __enter__(self):
+    def __enter__(self) -> int:
         return self.fd
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> None:
         _libc.close(self.fd, call="close(AF_XDP probe)")
 
 
-def _set_ring(fd, option, size=PROBE_RING):
+def _set_ring(fd: int, option: int, size: int = PROBE_RING) -> None:
     _libc.setsockopt_int(fd, if_xdp.SOL_XDP, option, size, call="setsockopt(ring size)")
 
 
-def _bind(fd, ifindex, queue, flags):
+def _bind(fd: int, ifindex: int, queue: int, flags: int) -> None:
     sa = if_xdp.sockaddr_xdp(sxdp_family=if_xdp.AF_XDP, sxdp_flags=flags, sxdp_ifindex=ifindex,
                              sxdp_queue_id=queue)
     xsk.bind(fd, sa, retry=BIND_RETRY_SECONDS)
@@ -102,7 +112,7 @@ def _bind(fd, ifindex, queue, flags):
 
 # -- the kernel ---------------------------------------------------------------------
 
-def af_xdp():
+def af_xdp() -> Finding:
     try:
         with _XskFd():
             return _finding("AF_XDP sockets", OK, "socket(AF_XDP) works")
@@ -110,7 +120,7 @@ def af_xdp():
         return _finding("AF_XDP sockets", NO, "socket(AF_XDP): %s" % _errname(e))
 
 
-def ebpf():
+def ebpf() -> Finding:
     try:
         with bpf.load(Program([ALU64.MOV.imm(R0, XDP_PASS), JMP.EXIT()]), name=PROG_NAME):
             return _finding("eBPF XDP programs", OK, "BPF_PROG_LOAD of an XDP program works")
@@ -118,7 +128,7 @@ def ebpf():
         return _finding("eBPF XDP programs", NO, "BPF_PROG_LOAD: %s" % _errname(e))
 
 
-def mmap_offsets():
+def mmap_offsets() -> Finding:
     with _XskFd() as fd:
         _, has_flags = read_mmap_offsets(fd)
     if has_flags:
@@ -126,7 +136,7 @@ def mmap_offsets():
     return _finding("mmap offsets layout", NO, "v1: no ring flags (Linux 4.18-5.3)")
 
 
-def unaligned_chunks():
+def unaligned_chunks() -> Finding:
     with _XskFd() as fd, Umem(PROBE_FRAMES, UNALIGNED_FRAME_SIZE, unaligned=True) as umem:
         try:
             umem.register(fd)
@@ -137,7 +147,7 @@ def unaligned_chunks():
                     "(%d-byte chunks)" % UNALIGNED_FRAME_SIZE)
 
 
-def tx_skb_budget():
+def tx_skb_budget() -> Finding:
     with _XskFd() as fd:
         _set_ring(fd, if_xdp.XDP_TX_RING, MIN_TX_SKB_BUDGET * 2)
         try:
@@ -151,7 +161,7 @@ def tx_skb_budget():
                     "lets one kick send more than 32 frames")
 
 
-def kernel():
+def kernel() -> List[Finding]:
     """The findings that need no interface; stops after AF_XDP if there is none."""
     first = af_xdp()
     if first.status != OK:
@@ -168,14 +178,15 @@ class InterfaceProbe:
     Otherwise the zero-copy bind needs ``zerocopy`` and attaching needs
     ``attach`` (see the module docstring)."""
 
-    def __init__(self, ifname, queue=0, own=False, zerocopy=False, attach=False):
+    def __init__(self, ifname: str, queue: int = 0, own: bool = False, zerocopy: bool = False,
+                 attach: bool = False) -> None:
         self.ifname, self.queue, self.own = ifname, queue, own
         self.allow_zerocopy = own or zerocopy
         self.allow_attach = own or attach
         self.link = link.get_link(ifname)
         self.where = "%s queue %d" % (ifname, queue)
 
-    def missing_queue(self):
+    def missing_queue(self) -> Optional[str]:
         """Why nothing can bind to ``queue`` if the interface has no such
         queue, in words; None when it has (or when the bind fails for another
         reason, which the probes then report).
@@ -195,7 +206,7 @@ class InterfaceProbe:
         return "%s has no queue %d: it has %d in use (%s)" % (self.ifname, self.queue, count,
                                                                numbers)
 
-    def _queue_binds(self, queue):
+    def _queue_binds(self, queue: int) -> Optional[bool]:
         """True if a copy-mode socket binds to ``queue`` (or another socket
         holds it: it exists), False if the kernel says there is no such
         queue (EINVAL), None for any other refusal."""
@@ -209,7 +220,7 @@ class InterfaceProbe:
                 return False
             return None
 
-    def _queues_in_use(self, absent):
+    def _queues_in_use(self, absent: int) -> int:
         """How many queues bind, knowing that queue ``absent`` does not.  No
         queue in use lies beyond those netlink reports allocated: that bounds
         the search too."""
@@ -227,7 +238,7 @@ class InterfaceProbe:
     SOCKET_FEATURES = ("need_wakeup", "XDP_OPTIONS", "zero-copy", "shared UMEM",
                        "multi-buffer (XDP_USE_SG)")
 
-    def run(self):
+    def run(self) -> List[Finding]:
         bound = self.bind_copy()
         if bound.status == OK:
             findings = [bound, self.need_wakeup(), self.xdp_options(), self.zerocopy(),
@@ -237,12 +248,13 @@ class InterfaceProbe:
                                   for f in self.SOCKET_FEATURES]
         return findings + self.xdp_attach()
 
-    def _socket(self, queue=None, **options):
+    def _socket(self, queue: Optional[int] = None, zerocopy: Optional[bool] = None,
+                need_wakeup: Optional[bool] = None) -> Socket:
         return Socket(self.ifname, self.queue if queue is None else queue, rx_size=PROBE_RING,
                       tx_size=PROBE_RING, num_frames=PROBE_FRAMES * 2,
-                      frame_size=PROBE_FRAME_SIZE, **options)
+                      frame_size=PROBE_FRAME_SIZE, zerocopy=zerocopy, need_wakeup=need_wakeup)
 
-    def bind_copy(self):
+    def bind_copy(self) -> Finding:
         try:
             with self._socket(zerocopy=False):
                 return _finding("bind (copy mode)", OK, self.where)
@@ -252,21 +264,21 @@ class InterfaceProbe:
                                 "socket: not touched" % self.where)
             return _finding("bind (copy mode)", NO, "%s: %s" % (self.where, _errname(e)))
 
-    def need_wakeup(self):
+    def need_wakeup(self) -> Finding:
         with self._socket(zerocopy=False, need_wakeup=True) as sock:
             if sock.need_wakeup:
                 return _finding("need_wakeup", OK, "XDP_USE_NEED_WAKEUP honoured: the kernel "
                                 "says when it needs a syscall")
         return _finding("need_wakeup", NO, "the kernel has no ring flags")
 
-    def xdp_options(self):
+    def xdp_options(self) -> Finding:
         with self._socket(zerocopy=False) as sock:
             answer = sock.options().zerocopy
         if answer is None:
             return _finding("XDP_OPTIONS", NO, "getsockopt(XDP_OPTIONS) unknown (Linux < 5.3)")
         return _finding("XDP_OPTIONS", OK, "answers: zero-copy %s after a copy-mode bind" % answer)
 
-    def zerocopy(self):
+    def zerocopy(self) -> Finding:
         if not self.allow_zerocopy:
             return _finding("zero-copy", SKIP, "a zero-copy bind makes the driver rebuild %s "
                             "(a short outage on most NICs): ask with --zerocopy" % self.where)
@@ -281,7 +293,7 @@ class InterfaceProbe:
             return _finding("zero-copy", NO, "the driver of %s has no AF_XDP zero-copy%s"
                             % (self.ifname, kind))
 
-    def shared_umem(self):
+    def shared_umem(self) -> Finding:
         with self._socket(zerocopy=False) as first:
             with Socket(self.ifname, self.queue, umem=first.umem, rx_size=PROBE_RING,
                         tx_size=PROBE_RING):
@@ -299,7 +311,7 @@ class InterfaceProbe:
                                 "(Linux < 5.10)" % _errname(e))
         return _finding("shared UMEM", OK, "on one queue and across queues (Linux 5.10+)")
 
-    def _other_queue(self):
+    def _other_queue(self) -> Union[int, str]:
         """Another queue a socket of its own binds to, or why there is none.
         (IFLA_NUM_RX_QUEUES counts the queues allocated, not those in use: a
         veth made by ``ip link`` reports 2 and binds only queue 0.)"""
@@ -317,7 +329,7 @@ class InterfaceProbe:
                 return "%s has no queue %d in use" % (self.ifname, other)
         return "%s has no other free queue" % self.ifname
 
-    def multi_buffer(self):
+    def multi_buffer(self) -> Finding:
         with _XskFd() as fd, Umem(PROBE_FRAMES, PROBE_FRAME_SIZE) as umem:
             umem.register(fd)
             for option in (if_xdp.XDP_UMEM_FILL_RING, if_xdp.XDP_UMEM_COMPLETION_RING,
@@ -335,7 +347,7 @@ class InterfaceProbe:
 
     # -- attaching ------------------------------------------------------------
 
-    def xdp_attach(self):
+    def xdp_attach(self) -> List[Finding]:
         """native, generic and bpf_link findings."""
         attached = self.link.xdp.prog_ids()
         if attached:
@@ -350,7 +362,7 @@ class InterfaceProbe:
             linked = self._link_once(prog, "drv" if native.status == OK else "skb")
         return [native, generic, linked]
 
-    def _judge_by_attached(self, attached):
+    def _judge_by_attached(self, attached: Dict[str, int]) -> List[Finding]:
         modes = ", ".join("program %d in %s mode" % (prog, mode) for mode, prog in attached.items())
         skip = "%s has %s: not touched" % (self.ifname, modes)
         native = (_finding("native XDP", OK, "%s has a program in drv mode" % self.ifname)
@@ -359,7 +371,7 @@ class InterfaceProbe:
                    if "skb" in attached else _finding("generic XDP", SKIP, skip))
         return [native, generic, _finding("bpf_link", SKIP, skip)]
 
-    def _attach_once(self, prog, mode):
+    def _attach_once(self, prog: bpf.Prog, mode: str) -> Finding:
         feature = "native XDP" if mode == "drv" else "generic XDP"
         try:
             link.attach_xdp(self.link.index, prog.fd, mode=mode, update_if_noexist=True)
@@ -368,7 +380,7 @@ class InterfaceProbe:
         link.detach_xdp(self.link.index, mode=mode, expected_fd=prog.fd)
         return _finding(feature, OK, "%s mode attaches on %s" % (mode, self.ifname))
 
-    def _link_once(self, prog, mode):
+    def _link_once(self, prog: bpf.Prog, mode: str) -> Finding:
         try:
             xdp_link = link.attach_xdp(self.link.index, prog.fd, mode=mode, bpf_link=True)
         except OSError as e:
@@ -383,7 +395,7 @@ class InterfaceProbe:
 
 # -- what the commands use --------------------------------------------------------
 
-def xsk_with_link(interface, queue=0, **options):
+def xsk_with_link(interface: str, queue: int = 0, **options: Any) -> XskSocket:
     """An :class:`~pyxsk.XskSocket` whose program is attached through a BPF
     link where this kernel has them (Linux 5.9+), else through netlink.
 
@@ -403,7 +415,7 @@ def xsk_with_link(interface, queue=0, **options):
     return XskSocket(interface, queue, bpf_link=False, **options)
 
 
-def platform_line():
+def platform_line() -> str:
     """Kernel release, machine and Python, for the report's head."""
     uname = os.uname()
     return "Linux %s %s, Python %s" % (uname.release, uname.machine, platform.python_version())

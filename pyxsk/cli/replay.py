@@ -1,12 +1,19 @@
 """Replaying frames through an AF_XDP socket's TX ring, as fast as it takes
 them or at a set average rate (``pyxsk send``)."""
 
-import collections
+from __future__ import annotations
+
 import itertools
 import math
 import time
+from typing import TYPE_CHECKING, Callable, NamedTuple, Optional, Sequence, Union
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..xsk import Socket
+
+Buffer = Union[bytes, bytearray, memoryview]
 
 DEFAULT_BATCH = 64
 SEND_TIMEOUT = 5.0       # seconds without room on the TX ring before giving up
@@ -14,10 +21,15 @@ FLUSH_TIMEOUT = 2.0      # seconds to wait for the last completions
 WAIT_SLICE = 0.2         # the longest sleep between two looks at the socket while pacing
 _MANY = float(2 ** 53)   # more frames due than any run sends (and still an exact float)
 
-Replayed = collections.namedtuple("Replayed", "frames bytes seconds in_flight")
-Replayed.__doc__ = """What :func:`replay` sent: ``frames`` and ``bytes`` queued
-in ``seconds``; ``in_flight`` frames had not completed when it gave up waiting
-(None: not known, the socket failed before the end)."""
+
+class Replayed(NamedTuple):
+    """What :func:`replay` sent: ``frames`` and ``bytes`` queued
+    in ``seconds``; ``in_flight`` frames had not completed when it gave up waiting
+    (None: not known, the socket failed before the end)."""
+    frames: int
+    bytes: int
+    seconds: float
+    in_flight: Optional[int]
 
 
 class Pacer:
@@ -34,7 +46,8 @@ class Pacer:
     at all, and an infinite rate would make every frame due at once while
     the arithmetic of :meth:`due` turns into NaN."""
 
-    def __init__(self, rate, clock=time.monotonic, sleep=time.sleep):
+    def __init__(self, rate: float, clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], object] = time.sleep) -> None:
         if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not rate > 0 \
                 or not math.isfinite(rate):
             raise ConfigError("rate must be a finite positive number of frames per second, "
@@ -43,11 +56,11 @@ class Pacer:
         self._clock, self._sleep = clock, sleep
         self.start = clock()
 
-    def due_at(self, frame):
+    def due_at(self, frame: int) -> float:
         """When frame number ``frame`` is due (the clock's time)."""
         return self.start + frame / self.rate
 
-    def due(self, sent):
+    def due(self, sent: int) -> int:
         """How many frames are due now that ``sent`` have gone: 0 until
         :meth:`due_at` ``(sent)`` -- the same sum :meth:`wait` sleeps to, so
         rounding can never leave a frame neither due nor worth a sleep."""
@@ -57,7 +70,7 @@ class Pacer:
         # min(): a huge rate times the elapsed time overflows to inf, and int(inf) raises
         return max(1, int(min((now - self.start) * self.rate, _MANY)) + 1 - sent)
 
-    def wait(self, sent, between=None):
+    def wait(self, sent: int, between: Optional[Callable[[], object]] = None) -> None:
         """Sleep until frame number ``sent`` is due, in slices of at most
         :data:`WAIT_SLICE` seconds with ``between()`` called after each one
         that leaves time to wait (at a slow rate the socket is looked at
@@ -78,7 +91,8 @@ class Replayer:
     second on average, and counts what it sent -- also when stopped half-way
     (Ctrl-C on an endless loop)."""
 
-    def __init__(self, sock, frames, rate=None, batch=DEFAULT_BATCH):
+    def __init__(self, sock: Socket, frames: Sequence[Buffer], rate: Optional[float] = None,
+                 batch: int = DEFAULT_BATCH) -> None:
         if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
             raise ConfigError("batch must be a positive int, not %r" % (batch,))
         self.sock, self.frames, self.batch = sock, frames, batch
@@ -86,7 +100,7 @@ class Replayer:
         self.sent = self.bytes = 0
         self.t0 = time.monotonic()
 
-    def run(self, loops=1):
+    def run(self, loops: int = 1) -> None:
         """Send every frame ``loops`` times (0: until interrupted)."""
         if isinstance(loops, bool) or not isinstance(loops, int) or loops < 0:
             raise ConfigError("loops must be an int >= 0 (0: forever), not %r" % (loops,))
@@ -95,11 +109,18 @@ class Replayer:
         for _ in (itertools.count() if loops == 0 else range(loops)):
             self._once()
 
-    def _once(self):
+    def _once(self) -> None:
         frames, pacer = self.frames, self.pacer
+        if pacer is None:
+            tx = self.sock.tx
+            if tx is None:
+                raise ValueError("this socket has no TX ring (or it is closed)")
+            step = tx.size
+        else:
+            step = self.batch
         i = 0
         while i < len(frames):
-            n = min(self.batch if pacer else self.sock.tx.size, len(frames) - i)
+            n = min(step, len(frames) - i)
             if pacer is not None:
                 due = pacer.due(self.sent)
                 if not due:
@@ -112,12 +133,12 @@ class Replayer:
             self.sent += n
             self.bytes += sum(len(f) for f in chunk)
 
-    def _look(self):
+    def _look(self) -> None:
         """Between two slices of a paced wait: reap completions without
         waiting (the socket's flush also notices a deleted interface)."""
         self.sock.flush(0)
 
-    def finish(self, flush=True):
+    def finish(self, flush: bool = True) -> Replayed:
         """Wait (a little) for the last completions; :class:`Replayed`.
         ``flush=False`` after the socket failed: nothing more will complete,
         and ``in_flight`` is None (not known)."""
@@ -125,7 +146,8 @@ class Replayer:
         return Replayed(self.sent, self.bytes, time.monotonic() - self.t0, in_flight)
 
 
-def replay(sock, frames, loops=1, rate=None, batch=DEFAULT_BATCH):
+def replay(sock: Socket, frames: Sequence[Buffer], loops: int = 1, rate: Optional[float] = None,
+           batch: int = DEFAULT_BATCH) -> Replayed:
     """Send the bytes-like ``frames`` ``loops`` times (0: until interrupted)
     on ``sock``, at most ``rate`` per second if given; :class:`Replayed`."""
     replayer = Replayer(sock, frames, rate, batch)

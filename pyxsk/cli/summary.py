@@ -15,9 +15,18 @@ A socket's line says its modes (XDP native or generic, copy or zero-copy,
 need_wakeup) or its XDP_STATISTICS counters.
 """
 
+from __future__ import annotations
+
 import ipaddress
 import struct
 import time
+from typing import TYPE_CHECKING, Dict, Optional, Union
+
+if TYPE_CHECKING:
+    from ..xsk import Socket
+
+Buffer = Union[bytes, bytearray, memoryview]
+IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 
 ETH_ALEN = 6
 ETH_HLEN = 14
@@ -60,7 +69,7 @@ _TIME_FORMAT = "%H:%M:%S"
 _USEC = 10 ** 6
 
 
-def format_time(timestamp):
+def format_time(timestamp: float) -> str:
     """``HH:MM:SS.uuuuuu`` in local time, as tcpdump prints it."""
     seconds = int(timestamp)
     micro = int(round((timestamp - seconds) * _USEC))
@@ -69,11 +78,11 @@ def format_time(timestamp):
     return "%s.%06d" % (time.strftime(_TIME_FORMAT, time.localtime(seconds)), micro)
 
 
-def format_mac(raw):
+def format_mac(raw: bytes) -> str:
     return ":".join("%02x" % b for b in raw)
 
 
-def summarize(frame, timestamp=None):
+def summarize(frame: Buffer, timestamp: Optional[float] = None) -> str:
     """The one-line summary of ``frame`` (bytes-like), starting with the
     time if ``timestamp`` (seconds since the epoch) is given."""
     data = bytes(frame)
@@ -81,7 +90,7 @@ def summarize(frame, timestamp=None):
     return line if timestamp is None else "%s %s" % (format_time(timestamp), line)
 
 
-def describe(data):
+def describe(data: bytes) -> str:
     """Everything but the time and length: MACs, tags, network and transport."""
     if len(data) < ETH_HLEN:
         return "truncated Ethernet header"
@@ -105,11 +114,12 @@ def describe(data):
     return ", ".join(parts)
 
 
-def _u16(data, offset):
-    return struct.unpack_from("!H", data, offset)[0]
+def _u16(data: bytes, offset: int) -> int:
+    value: int = struct.unpack_from("!H", data, offset)[0]
+    return value
 
 
-def _network(ethertype, data, offset):
+def _network(ethertype: int, data: bytes, offset: int) -> str:
     if ethertype < ETH_P_802_3_MIN:
         return "802.3 length %d" % ethertype
     if ethertype == ETH_P_IP:
@@ -120,7 +130,7 @@ def _network(ethertype, data, offset):
     return name if name else "ethertype 0x%04x" % ethertype
 
 
-def _ipv4(data, offset):
+def _ipv4(data: bytes, offset: int) -> str:
     if len(data) < offset + IPV4_MIN_HLEN:
         return "IPv4, truncated header"
     ihl = (data[offset] & IPV4_IHL_MASK) * IPV4_WORD
@@ -138,7 +148,7 @@ def _ipv4(data, offset):
                            fragment)
 
 
-def _ipv6(data, offset):
+def _ipv6(data: bytes, offset: int) -> str:
     if len(data) < offset + IPV6_HLEN:
         return "IPv6, truncated header"
     nexthdr = data[offset + IPV6_NEXTHDR_OFF]
@@ -147,11 +157,12 @@ def _ipv6(data, offset):
     return "IPv6, %s" % _transport(src, dst, nexthdr, data, offset + IPV6_HLEN, True)
 
 
-def _slice(data, offset, length):
+def _slice(data: bytes, offset: int, length: int) -> bytes:
     return data[offset:offset + length]
 
 
-def _transport(src, dst, proto, data, offset, has_header):
+def _transport(src: IPAddress, dst: IPAddress, proto: int, data: bytes, offset: int,
+               has_header: bool) -> str:
     """``src.port > dst.port: PROTO`` (ports only for TCP, UDP and SCTP
     when the header is there), else ``src > dst: PROTO``."""
     name = IP_PROTOCOLS.get(proto, "proto %d" % proto)
@@ -165,11 +176,13 @@ def _transport(src, dst, proto, data, offset, has_header):
 
 # -- sockets -----------------------------------------------------------------------
 
-XDP_MODE_WORDS = {"drv": "native (drv)", "skb": "generic (skb)", "hw": "offloaded (hw)"}
-COPY_MODE_WORDS = {True: "zero-copy", False: "copy mode", None: "copy mode unknown (kernel < 5.3)"}
+XDP_MODE_WORDS: Dict[str, str] = {"drv": "native (drv)", "skb": "generic (skb)",
+                                  "hw": "offloaded (hw)"}
+COPY_MODE_WORDS: Dict[Optional[bool], str] = {True: "zero-copy", False: "copy mode",
+                                               None: "copy mode unknown (kernel < 5.3)"}
 
 
-def socket_modes(sock):
+def socket_modes(sock: Socket) -> str:
     """How an open socket works, in words: "XDP native (drv), copy mode,
     need_wakeup" (the XDP part only for an XskSocket that attached)."""
     words = []
@@ -181,7 +194,7 @@ def socket_modes(sock):
     return ", ".join(words)
 
 
-def statistics(sock):
+def statistics(sock: Socket) -> str:
     """XDP_STATISTICS in one line: "rx_dropped 0, rx_invalid_descs 0, ..."
     (counters the kernel does not report are left out)."""
     return ", ".join("%s %d" % (name, value) for name, value in sock.statistics()._asdict().items()
