@@ -22,7 +22,7 @@ import time
 import warnings
 import weakref
 from array import array
-from typing import (TYPE_CHECKING, Dict, Iterable, Iterator, List, Literal, NamedTuple,
+from typing import (Dict, Iterable, Iterator, List, Literal, NamedTuple,
                     Optional, Sequence, SupportsBytes, Tuple, TypeVar, Union, cast, overload)
 
 from . import _libc
@@ -35,12 +35,12 @@ from .ring import (ADDR_ENTRY, DESC_ENTRY, ConsumerRing, ProducerRing, is_power_
 from .umem import Pool, Umem, validate_geometry
 from .uapi import if_xdp
 
-if TYPE_CHECKING:
-    from typing_extensions import Buffer
-
-# A frame to send: anything bytes-like, or an object bytes() converts
-# through its __bytes__ (a scapy packet).
-FrameLike = Union["Buffer", SupportsBytes]
+# What a frame's bytes may be held in: memoryview() and a slice assignment
+# into UMEM take each of these.
+BytesLike = Union[bytes, bytearray, memoryview, "array[int]"]
+# A frame to send: bytes-like, or an object bytes() converts through its
+# __bytes__ (a scapy packet).
+FrameLike = Union[BytesLike, SupportsBytes]
 
 _S = TypeVar("_S", bound="Socket")
 
@@ -698,7 +698,7 @@ class Socket:
             pool, tx = self._require_tx()
             return self._send(pool, tx, checked, lengths)
 
-    def _send(self, pool: Pool, tx: ProducerRing, frames: Sequence[Buffer],
+    def _send(self, pool: Pool, tx: ProducerRing, frames: Sequence[BytesLike],
               lengths: List[int]) -> int:
         """:meth:`send` of frames whose ``lengths`` have been checked (lock
         held; ``pool`` and ``tx``: this socket's)."""
@@ -716,7 +716,7 @@ class Socket:
         self._submit(pool, tx, addrs, lens)
         return n
 
-    def _frame_lengths(self, frames: Sequence[FrameLike]) -> Tuple[Sequence[Buffer], List[int]]:
+    def _frame_lengths(self, frames: Sequence[FrameLike]) -> Tuple[Sequence[BytesLike], List[int]]:
         """``(frames, lengths)``, each frame checked against what the
         interface carries before anything is queued.  Objects that are not
         bytes-like but convert with ``bytes()`` (scapy packets define
@@ -727,7 +727,7 @@ class Socket:
         lengths = []
         # typed as they are once the loop is done: memoryview() refuses the
         # others, which are converted then
-        buffers = cast("Sequence[Buffer]", frames)
+        buffers = cast("Sequence[BytesLike]", frames)
         for i, frame in enumerate(buffers):
             try:
                 n = memoryview(frame).nbytes
@@ -741,7 +741,7 @@ class Socket:
             lengths.append(n)
         return buffers, lengths
 
-    def _check_length(self, i: int, n: int, frame: Optional[Buffer] = None) -> None:
+    def _check_length(self, i: int, n: int, frame: Optional[BytesLike] = None) -> None:
         """Frame ``i`` of ``n`` bytes lies outside [ETH_HLEN, max_frame]:
         accept it if it carries a VLAN tag that fits or the MTU has grown
         since it was read, raise ConfigError naming the limit otherwise.
@@ -1193,11 +1193,11 @@ def _frame_list(frames: Iterable[FrameLike]) -> Sequence[FrameLike]:
                         % type(frames).__name__) from None
 
 
-def _converted(frames: Sequence[Buffer], i: int) -> List[Buffer]:
+def _converted(frames: Sequence[BytesLike], i: int) -> List[BytesLike]:
     """``frames`` with frame ``i`` made ``bytes`` through its ``__bytes__``
     (a copy of the list the first time: the caller's stays as it was)."""
-    frame = frames[i]
-    if isinstance(frame, (str, int)) or not hasattr(type(frame), "__bytes__"):
+    frame: object = frames[i]
+    if not isinstance(frame, SupportsBytes):       # typing's: checks for __bytes__
         raise TypeError("frame %d is a %s, not a bytes-like object (nor one with __bytes__)"
                         % (i, type(frame).__name__))
     frames = list(frames)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import TYPE_CHECKING, Dict, Optional, Tuple, TypedDict, Union
+from typing import Any, Dict, Optional, Tuple, Union
 
 from . import bpf
 from .net import link
@@ -27,11 +27,7 @@ from .net import netns as _netns
 from .bpf.asm import Program
 from .errors import ConfigError, SyscallError
 from .uapi import bpf as _bpf_uapi
-from .umem import Umem
 from .xsk import Socket, resolve_ifindex
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack
 
 XDP_MODES = ("auto", "drv", "skb")
 _SELF_NETNS = "/proc/thread-self/ns/net"
@@ -41,21 +37,6 @@ _SELF_NETNS = "/proc/thread-self/ns/net"
 ProgramLike = Union[Program, bpf.Prog, int, None]
 # What ``filter=`` takes: text for :func:`pyxsk.bpf.xdp.parse_filter`, or a Filter.
 FilterLike = Union[str, xdp.Filter]
-
-
-class SocketOptions(TypedDict, total=False):
-    """The keywords XskSocket passes on to :class:`pyxsk.xsk.Socket`."""
-    umem: Optional[Umem]
-    rx_size: int
-    tx_size: int
-    fill_size: Optional[int]
-    comp_size: Optional[int]
-    zerocopy: Optional[bool]
-    need_wakeup: Optional[bool]
-    num_frames: Optional[int]
-    frame_size: Optional[int]
-    headroom: Optional[int]
-    tx_budget: Optional[int]
 
 
 class XdpHook:
@@ -171,7 +152,7 @@ class XskSocket(Socket):
                  xskmap: Optional[bpf.XskMap] = None, xdp_mode: str = "auto",
                  bpf_link: bool = False, counters: bool = False, attach: bool = True,
                  share: Optional[XskSocket] = None,
-                 **socket_options: Unpack[SocketOptions]) -> None:
+                 **socket_options: Any) -> None:
         self._hook: Optional[XdpHook] = None
         _check_hook_options(program, filter, xskmap, xdp_mode, counters, share, socket_options)
         shared_hook = None if share is None else share._hook     # not None: checked above
@@ -276,7 +257,8 @@ class XskSocket(Socket):
 
 def _check_hook_options(program: ProgramLike, filter: Optional[FilterLike],
                         xskmap: Optional[bpf.XskMap], xdp_mode: str, counters: bool,
-                        share: Optional[XskSocket], socket_options: SocketOptions) -> None:
+                        share: Optional[XskSocket],
+                        socket_options: Dict[str, Any]) -> None:
     """Reject contradictory options before anything is created."""
     if xdp_mode not in XDP_MODES:
         raise ConfigError("xdp_mode must be one of %s, not %r" % (", ".join(XDP_MODES), xdp_mode))

@@ -4,9 +4,11 @@ core.  Checked twice: by what a fresh interpreter has loaded, and by every
 import statement in the package."""
 
 import ast
+import importlib.util
 import os
 import subprocess
 import sys
+import sysconfig
 
 import pytest
 
@@ -85,3 +87,37 @@ def test_every_import_statement_points_down():
             if beside and target in CORE:
                 wrong.append("%s imports %s" % (module, target))
     assert not wrong, wrong
+
+
+def _is_stdlib(name):
+    """True for a module of this interpreter's standard library."""
+    names = getattr(sys, "stdlib_module_names", None)      # Python 3.10+
+    if names is not None:
+        return name in names
+    if name in sys.builtin_module_names:
+        return True
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        return False
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return spec.origin in ("built-in", "frozen") or \
+        (spec.origin.startswith(stdlib) and "site-packages" not in spec.origin)
+
+
+def test_the_package_imports_the_standard_library_only():
+    """Also under ``if TYPE_CHECKING:``: a vendored copy is type-checked
+    where nothing else is installed either."""
+    foreign = []
+    for path, module in _modules():
+        for node in ast.walk(ast.parse(open(path).read())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top != "pyxsk" and not _is_stdlib(top):
+                    foreign.append("%s:%d imports %s" % (module, node.lineno, name))
+    assert not foreign, foreign

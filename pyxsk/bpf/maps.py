@@ -13,8 +13,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import sys
-from typing import (TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Literal, MutableMapping,
-                    NamedTuple, Optional, Tuple, TypeVar, Union, cast, overload)
+from typing import (Any, Dict, Iterable, Iterator, List, Literal, MutableMapping,
+                    NamedTuple, Optional, Protocol, Tuple, TypeVar, Union, cast, overload)
 
 from .. import _libc
 from ..errors import ConfigError, syscall_error
@@ -22,8 +22,6 @@ from ..uapi import bpf as k
 from .syscall import (_CMD_NAMES, _FdObject, _NET_ADMIN_MAPS, _U32_SIZE, FdLike, _fd_of, _info, _needs_bpf,
                       _obj_name, _sys_bpf)
 
-if TYPE_CHECKING:
-    from _typeshed import SupportsKeysAndGetItem
 
 _PERCPU_VALUE_ALIGN = 8              # each CPU's copy of a per-CPU value is 8-byte aligned
 _INT_SIZES = (1, 2, 4, 8)
@@ -32,6 +30,15 @@ _ITEMS = object()                    # update() without a value: MutableMapping.
 
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+_V_co = TypeVar("_V_co", covariant=True)
+
+
+class _KeysAndGetItem(Protocol[_K, _V_co]):
+    """What MutableMapping.update takes besides pairs: ``keys()`` and ``[key]``."""
+
+    def keys(self) -> Iterable[_K]: ...
+
+    def __getitem__(self, key: _K, /) -> _V_co: ...
 _T = TypeVar("_T")
 # the sizes whose keys and values read back as ints
 IntSize = Literal[1, 2, 4, 8]
@@ -177,7 +184,7 @@ class Map(_FdObject, MutableMapping[_K, _V]):
 
     # MutableMapping.update's forms first, in its order (mypy checks the override so)
     @overload
-    def update(self, other: SupportsKeysAndGetItem[_K, _V], /, **items: _V) -> None: ...
+    def update(self, other: _KeysAndGetItem[_K, _V], /, **items: _V) -> None: ...
     @overload
     def update(self, other: Iterable[Tuple[_K, _V]] = ..., /, **items: _V) -> None: ...
     @overload

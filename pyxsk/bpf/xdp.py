@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import ipaddress
 import sys
-from typing import TYPE_CHECKING, Dict, Final, List, NamedTuple, Optional, TypedDict, Union, cast
+from typing import Any, Dict, Final, List, NamedTuple, Optional, TypedDict, Union, cast
 
 from .. import bpf
 from .asm import (ALU, ALU64, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10,
@@ -38,9 +38,6 @@ from .asm import (ALU, ALU64, JMP, JMP32, LD, LDX, R0, R1, R2, R3, R4, R5, R6, R
                   label)
 from ..errors import ConfigError
 from ..uapi import bpf as k
-
-if TYPE_CHECKING:
-    from typing_extensions import Unpack     # typing's from Python 3.11; annotations only
 
 __all__ = ["redirect_all", "redirect_matching", "ActionCounters", "Filter", "parse_filter"]
 
@@ -322,7 +319,7 @@ def parse_filter(text: str) -> Filter:
     return Filter(**cast("_FilterKeywords", fields))
 
 
-def _as_filter(filter: object, fields: _FilterKeywords) -> Filter:
+def _as_filter(filter: object, fields: Dict[str, Any]) -> Filter:
     if filter is None:
         return Filter(**fields)
     if fields:
@@ -438,7 +435,7 @@ def _ip(f: Filter) -> _Code:
 
 def redirect_matching(xskmap: Union[bpf.XskMap, int], filter: Union[Filter, str, None] = None,
                       counters: Optional[Union[ActionCounters, int]] = None,
-                      **fields: Unpack[_FilterKeywords]) -> Program:
+                      **fields: Any) -> Program:
     """Matching frames to the AF_XDP socket of their rx queue (XDP_PASS if
     the queue has none), all others XDP_PASS.
 

@@ -33,13 +33,8 @@ import contextlib
 import signal
 import sys
 from types import FrameType
-from typing import (TYPE_CHECKING, Callable, ContextManager, Dict, Iterator, Optional, TypeVar,
+from typing import (Any, Callable, ContextManager, Dict, Iterator, Optional, TypeVar,
                     Union)
-
-if TYPE_CHECKING:
-    # for guarded()'s signature only: typing has ParamSpec from 3.10 on
-    from typing_extensions import ParamSpec
-    _P = ParamSpec("_P")
 
 _T = TypeVar("_T")
 
@@ -126,8 +121,8 @@ def deferred() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def guarded(factory: Callable[_P, ContextManager[_T]], *args: _P.args,
-            **kwargs: _P.kwargs) -> Iterator[_T]:
+def guarded(factory: Callable[..., ContextManager[_T]], *args: Any,
+            **kwargs: Any) -> Iterator[_T]:
     """``with guarded(XskSocket, "eth0") as xsk:`` -- call ``factory`` and
     enter what it returns with signals deferred, run the body with signals
     live, and exit deferred.  A signal that came during set-up is raised at

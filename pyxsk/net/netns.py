@@ -22,15 +22,10 @@ import contextlib
 import errno
 import os
 import re
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
+from typing import Any, Callable, Iterator, List, Optional, Tuple, TypeVar, Union, cast
 
 from .. import _libc, capabilities
 from ..errors import SyscallError, syscall_error
-
-if TYPE_CHECKING:
-    # for run_in's signature only: typing has ParamSpec from 3.10 on
-    from typing_extensions import ParamSpec
-    _P = ParamSpec("_P")
 
 _T = TypeVar("_T")
 
@@ -229,8 +224,7 @@ def _switched_to(target: int, netns: Netns) -> Iterator[None]:
         os.close(own)
 
 
-def run_in(netns: Netns, func: Callable[_P, _T], *args: _P.args,
-           **kwargs: _P.kwargs) -> _T:
+def run_in(netns: Netns, func: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
     """``func(*args, **kwargs)`` called inside ``netns`` (this thread), its
     result returned.  Sockets it creates stay in that namespace."""
     with entered(netns):
