@@ -26,7 +26,7 @@ from typing import (Dict, Iterable, Iterator, List, Literal, NamedTuple,
                     Optional, Sequence, SupportsBytes, Tuple, TypeVar, Union, cast, overload)
 
 from . import _libc
-from .net import link
+from .net import link, netns
 from .errors import (ConfigError, InheritedSocketError, InterfaceGoneError, LedgerError,
                      syscall_error)
 from .frames import Batch
@@ -57,7 +57,6 @@ MTU_RECHECK_SECONDS = 1.0       # a lowered MTU is noticed by send() this soon
 ETH_HLEN = 14                   # the shortest frame: an Ethernet header
 VLAN_HLEN = 4                   # a tagged frame may exceed MTU + ETH_HLEN by one tag
 _VLAN_TPIDS = (b"\x81\x00", b"\x88\xa8")      # 802.1Q, 802.1ad
-_SELF_NETNS = "/proc/thread-self/ns/net"
 
 
 class XdpStatistics(NamedTuple):
@@ -360,7 +359,7 @@ class Socket:
         self._gone_check_at = 0.0
         try:
             self._open(rx_size, tx_size, fill_size, comp_size, tx_budget)
-            self._netns_fd = os.open(_SELF_NETNS, os.O_RDONLY | os.O_CLOEXEC)
+            self._netns_fd = netns.open_current()
             self._read_mtu()
         except BaseException:
             self._teardown()

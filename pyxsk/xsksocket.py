@@ -30,7 +30,6 @@ from .uapi import bpf as _bpf_uapi
 from .xsk import Socket, resolve_ifindex
 
 XDP_MODES = ("auto", "drv", "skb")
-_SELF_NETNS = "/proc/thread-self/ns/net"
 
 # What ``program=`` takes: None (pyxsk builds one), a Program to load, a
 # loaded Prog or a program fd.
@@ -183,7 +182,7 @@ class XskSocket(Socket):
             rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
             xskmap = bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks")
         counter_map = None
-        netns_fd = _netns.open_fd(_SELF_NETNS)
+        netns_fd = _netns.open_current()
         try:
             counter_map = xdp.ActionCounters(name="pyxsk_actions") if counters else None
             prog, own_prog = _load_program(program, filter, xskmap, counter_map)

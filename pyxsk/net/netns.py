@@ -100,6 +100,13 @@ def _target_path(netns: Netns) -> Optional[str]:
     return _path(netns)
 
 
+def open_current() -> int:
+    """An fd of the calling thread's network namespace (close it when done):
+    what a socket keeps to talk to its interface's namespace later, from
+    any thread."""
+    return os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+
+
 def open_fd(netns: Netns) -> int:
     """A new O_CLOEXEC file descriptor of namespace ``netns`` (name, path or
     fd); the caller closes it.  The kernel wants such an fd in IFLA_NET_NS_FD
@@ -132,7 +139,7 @@ def create(name: str) -> None:
     fd = _in_run_dir(os.open, path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o444,
                      call="open(%s, O_CREAT)" % path)
     os.close(fd)
-    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    own = open_current()
     try:
         try:
             _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
@@ -152,11 +159,11 @@ def create_anonymous() -> int:
     """A new network namespace with no name; returns an fd of it (close it
     when done: the namespace dies with its last reference).  Only the calling
     thread passes through it, and only for the duration of this call."""
-    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    own = open_current()
     try:
         _as_admin(_CREATING, _libc.unshare, _libc.CLONE_NEWNET, call="unshare(CLONE_NEWNET)")
         try:
-            return os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+            return open_current()
         finally:
             _libc.setns(own, _libc.CLONE_NEWNET, call="setns(back to the original namespace)")
     finally:
@@ -209,7 +216,7 @@ def entered(netns: Netns) -> Iterator[None]:
 @contextlib.contextmanager
 def _switched_to(target: int, netns: Netns) -> Iterator[None]:
     """setns(2) into namespace fd ``target`` and back on exit."""
-    own = os.open(_SELF_NS, os.O_RDONLY | os.O_CLOEXEC)
+    own = open_current()
     try:
         what = "fd %d" % netns if isinstance(netns, int) else netns
         _as_admin(_ENTERING, _libc.setns, target, _libc.CLONE_NEWNET, call="setns(%s)" % (what,),
