@@ -21,15 +21,19 @@ ATTR_PIECES = {
     bpf.bpf_attr_link_create: "link_create.",
     bpf.bpf_attr_link_update: "link_update.",
     bpf.bpf_attr_link_detach: "link_detach.",
+    bpf.bpf_attr_obj: "",
+    bpf.bpf_attr_btf_load: "",
 }
 # members whose whole C counterpart the piece covers (so the sizes agree too)
 WHOLE_MEMBER = {bpf.bpf_attr_info: "info", bpf.bpf_attr_test: "test",
                 bpf.bpf_attr_link_update: "link_update", bpf.bpf_attr_link_detach: "link_detach"}
-STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info]
+STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info, bpf.bpf_btf_info]
 
 # Newer than the installed 6.1 headers: gcc cannot see them, BTF must.
 NEWER_THAN_HEADERS = {
     (bpf.bpf_attr_prog_load, "log_true_size"),           # 6.4
+    (bpf.bpf_attr_btf_load, "btf_log_true_size"),        # 6.4
+    (bpf.bpf_attr_obj, "path_fd"),                       # 6.5
     (bpf.bpf_map_info, "btf_vmlinux_id"),                # 6.7
     (bpf.bpf_map_info, "hash"), (bpf.bpf_map_info, "hash_size"),   # 6.18
 }

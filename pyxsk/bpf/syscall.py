@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import os
 import re
 import warnings
 from typing import Callable, Dict, Mapping, Optional, Protocol, Tuple, TypeVar, Union
@@ -171,6 +172,39 @@ def _fd_of(obj: object, what: str) -> int:
     return fileno()
 
 
+def _bpffs_path(path: Union[str, "os.PathLike[str]"], what: str) -> bytes:
+    """A pin path as bytes: a str or path-like naming a file on a bpffs."""
+    raw = os.fsencode(path)
+    if not raw or b"\0" in raw:
+        raise ConfigError("%s: a pin path is a non-empty path without NUL bytes, not %r" % (what, path))
+    return raw
+
+
+def obj_pin(fd: int, path: Union[str, "os.PathLike[str]"], what: str) -> None:
+    """BPF_OBJ_PIN: make ``path`` (a new file on a bpffs mount) hold the map,
+    program or link behind ``fd``; it lives until the file is unlinked."""
+    raw = _bpffs_path(path, what)
+    buf = ctypes.create_string_buffer(raw)
+    attr = k.bpf_attr_obj(pathname=ctypes.addressof(buf), bpf_fd=fd)
+    _sys_bpf(k.BPF_OBJ_PIN, attr, "bpf(BPF_OBJ_PIN, %s, %r)" % (what, os.fsdecode(raw)), {
+        errno.EEXIST: "the path exists already: unlink it or pin elsewhere",
+        errno.EPERM: "the directory is not on a bpffs mount (mount -t bpf bpf /sys/fs/bpf)",
+        errno.ENOENT: "the directory does not exist",
+    })
+
+
+def obj_get(path: Union[str, "os.PathLike[str]"], flags: int = 0, what: str = "pinned object") -> int:
+    """BPF_OBJ_GET: a new fd for what ``path`` (a bpffs file) holds."""
+    raw = _bpffs_path(path, what)
+    buf = ctypes.create_string_buffer(raw)
+    attr = k.bpf_attr_obj(pathname=ctypes.addressof(buf), file_flags=flags)
+    return _sys_bpf(k.BPF_OBJ_GET, attr, "bpf(BPF_OBJ_GET, %r)" % os.fsdecode(raw), {
+        errno.ENOENT: "nothing is pinned at this path",
+        errno.EINVAL: "the path is not on a bpffs mount",
+        errno.EPERM: "the path is not on a bpffs mount, or its mode refuses this process",
+    })
+
+
 _Self = TypeVar("_Self", bound="_FdObject")
 
 
@@ -211,6 +245,11 @@ class _FdObject:
         if getattr(self, "_fd", -1) >= 0:
             warnings.warn("unclosed %r" % self, ResourceWarning, source=self)
             self.close()
+
+    def pin(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """BPF_OBJ_PIN: keep this object alive at ``path`` on a bpffs mount
+        after its fds close; remove the pin with ``os.unlink(path)``."""
+        obj_pin(self.fileno(), path, self._what)
 
     def _state(self) -> str:
         return ""

@@ -788,6 +788,35 @@ class bpf_attr_info(ctypes.Structure):
     info: Field[ctypes.c_uint64, int]
 
 
+class bpf_attr_obj(ctypes.Structure):
+    """union bpf_attr, the anonymous member BPF_OBJ_PIN and BPF_OBJ_GET read:
+    a bpffs path, the fd to pin (PIN) and BPF_F_RDONLY/BPF_F_WRONLY (GET)."""
+    _fields_ = [("pathname", _u64), ("bpf_fd", _u32), ("file_flags", _u32), ("path_fd", ctypes.c_int32)]
+    pathname: Field[ctypes.c_uint64, int]
+    bpf_fd: Field[ctypes.c_uint32, int]
+    file_flags: Field[ctypes.c_uint32, int]
+    path_fd: Field[ctypes.c_int32, int]
+
+
+class bpf_attr_btf_load(ctypes.Structure):
+    """union bpf_attr, the anonymous member BPF_BTF_LOAD reads: the raw BTF
+    blob (header, types, strings) and the log the kernel fills on refusal."""
+    _fields_ = [
+        ("btf", _u64),
+        ("btf_log_buf", _u64),
+        ("btf_size", _u32),
+        ("btf_log_size", _u32),
+        ("btf_log_level", _u32),
+        ("btf_log_true_size", _u32),
+    ]
+    btf: Field[ctypes.c_uint64, int]
+    btf_log_buf: Field[ctypes.c_uint64, int]
+    btf_size: Field[ctypes.c_uint32, int]
+    btf_log_size: Field[ctypes.c_uint32, int]
+    btf_log_level: Field[ctypes.c_uint32, int]
+    btf_log_true_size: Field[ctypes.c_uint32, int]
+
+
 class bpf_attr_test(ctypes.Structure):
     """union bpf_attr, member ``test``: BPF_PROG_TEST_RUN.  ``duration`` comes
     back as the mean run time in nanoseconds over ``repeat`` runs."""
@@ -969,6 +998,18 @@ class bpf_prog_info(ctypes.Structure):
     verified_insns: Field[ctypes.c_uint32, int]
     attach_btf_obj_id: Field[ctypes.c_uint32, int]
     attach_btf_id: Field[ctypes.c_uint32, int]
+
+
+class bpf_btf_info(ctypes.Structure):
+    """struct bpf_btf_info: BPF_OBJ_GET_INFO_BY_FD's answer for a BTF object."""
+    _fields_ = [("btf", _u64), ("btf_size", _u32), ("id", _u32), ("name", _u64), ("name_len", _u32),
+                ("kernel_btf", _u32)]
+    btf: Field[ctypes.c_uint64, int]
+    btf_size: Field[ctypes.c_uint32, int]
+    id: Field[ctypes.c_uint32, int]
+    name: Field[ctypes.c_uint64, int]
+    name_len: Field[ctypes.c_uint32, int]
+    kernel_btf: Field[ctypes.c_uint32, int]
 
 
 class bpf_map_info(ctypes.Structure):
