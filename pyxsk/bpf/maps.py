@@ -90,10 +90,11 @@ class Map(_FdObject, MutableMapping[_K, _V]):
 
     def __init__(self, map_type: int, key_size: int, value_size: int, max_entries: int,
                  flags: int = 0, name: Optional[str] = None) -> None:
-        for what, value in (("key_size", key_size), ("value_size", value_size),
-                            ("max_entries", max_entries)):
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise ConfigError("%s must be a positive int, not %r" % (what, value))
+        # RINGBUF and a few others take zero key and value sizes; the kernel checks the rest
+        for what, value, least in (("key_size", key_size, 0), ("value_size", value_size, 0),
+                                   ("max_entries", max_entries, 1)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ConfigError("%s must be an int of at least %d, not %r" % (what, least, value))
         self._what = "%s %s" % (self._type_name, name or "")
         attr = k.bpf_attr_map_create(map_type=map_type, key_size=key_size, value_size=value_size,
                                      max_entries=max_entries, map_flags=flags,
