@@ -13,7 +13,7 @@ import pytest
 
 from pyxsk import bpf
 from pyxsk.bpf import asm, btf, elf
-from pyxsk.errors import ObjectError, VerifierError
+from pyxsk.errors import ConfigError, ObjectError, VerifierError
 from pyxsk.uapi import bpf as k
 
 CLANG = shutil.which("clang")
@@ -232,6 +232,15 @@ def test_not_a_bpf_object(tmp_path):
     subprocess.run(["gcc", "-c", str(tmp_path / "host.c"), "-o", str(host)], check=True)
     with pytest.raises(ObjectError, match="not BPF"):
         bpf.open_object(str(host))
+
+
+def test_object_bytes_given_to_load_are_recognised(tmp_path):
+    with open(build(tmp_path, LINKED), "rb") as f:
+        data = f.read()
+    with pytest.raises(ConfigError, match="ELF object file, not instructions.*load_object"):
+        bpf.load(data)
+    with bpf.ObjectFile(data).load() as obj:
+        assert obj.programs["first"].test_run(FRAME).action == bpf.XdpAction.PASS
 
 
 def test_elf_parser_reads_sections_symbols_and_relocations(tmp_path):
