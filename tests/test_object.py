@@ -249,9 +249,9 @@ def test_elf_parser_reads_sections_symbols_and_relocations(tmp_path):
     assert xdp is not None and xdp.executable
     names = {s.name for s in parsed.symbols_in(parsed.by_name[".rodata"].number)}
     assert names == {"cfg_action", "cfg_bytes"}
-    relocated = {r.symbol.name for r in parsed.relocations[xdp.number]}
+    relocated = {r.symbol.name for r in parsed.relocations(xdp.number)}
     assert {"counter", "zeroed", "cfg_action", "cfg_bytes"} <= relocated
-    assert all(r.type == elf.R_BPF_64_64 for r in parsed.relocations[xdp.number])
+    assert all(r.type == elf.R_BPF_64_64 for r in parsed.relocations(xdp.number))
 
 
 def test_btf_round_trips_and_datasecs_get_their_sizes(tmp_path):

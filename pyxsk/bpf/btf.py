@@ -310,8 +310,8 @@ class BtfExt(NamedTuple):
         body = data[hdr_len:]
         funcs = _ext_records(body, func_off, func_len, _FUNC_INFO, btf, what + " func_info")
         lines = _ext_records(body, line_off, line_len, _LINE_INFO, btf, what + " line_info")
-        return cls({sec: [FuncInfo(*r) for r in recs] for sec, recs in funcs.items()},
-                   {sec: [LineInfo(*r) for r in recs] for sec, recs in lines.items()})
+        return cls({sec: sorted(FuncInfo(*r) for r in recs) for sec, recs in funcs.items()},
+                   {sec: sorted(LineInfo(*r) for r in recs) for sec, recs in lines.items()})
 
 
 def _ext_records(body: bytes, offset: int, length: int, record: struct.Struct, btf: Btf,
