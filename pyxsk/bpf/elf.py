@@ -53,6 +53,7 @@ R_BPF_64_ABS32 = 3       # a 32-bit data word (DWARF, .BTF.ext)
 R_BPF_64_NODYLD32 = 4    # .BTF / .BTF.ext words the loader fills itself
 R_BPF_64_32 = 10         # the immediate of a call: a bpf-to-bpf call
 
+MAX_NOBITS = 1 << 30      # a global data map's value: the kernel caps array values far below this
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
@@ -169,6 +170,9 @@ class ElfFile:
         sections = []
         for i, (name, typ, flags, _addr, _off, size, link, info, _align, entsize) in enumerate(headers):
             sec_name = _string(names, name, "section %d" % i)
+            if typ == SHT_NOBITS and size > MAX_NOBITS:
+                raise ObjectError("%s: section %r asks for %d zero bytes, more than a BPF map value holds" % (
+                    self.path, sec_name, size))
             data = b"\0" * size if typ == SHT_NOBITS else \
                 self._section_bytes(headers[i], "section %r" % sec_name) if typ != SHT_NULL else b""
             sections.append(Section(i, sec_name, typ, flags, size, link, info, entsize, data))
