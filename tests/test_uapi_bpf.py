@@ -22,11 +22,13 @@ ATTR_PIECES = {
     bpf.bpf_attr_link_update: "link_update.",
     bpf.bpf_attr_link_detach: "link_detach.",
     bpf.bpf_attr_obj: "",
+    bpf.bpf_attr_prog_bind_map: "prog_bind_map.",
     bpf.bpf_attr_btf_load: "",
 }
 # members whose whole C counterpart the piece covers (so the sizes agree too)
 WHOLE_MEMBER = {bpf.bpf_attr_info: "info", bpf.bpf_attr_test: "test",
-                bpf.bpf_attr_link_update: "link_update", bpf.bpf_attr_link_detach: "link_detach"}
+                bpf.bpf_attr_link_update: "link_update", bpf.bpf_attr_link_detach: "link_detach",
+                bpf.bpf_attr_prog_bind_map: "prog_bind_map"}
 STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info, bpf.bpf_btf_info,
            bpf.bpf_func_info, bpf.bpf_line_info]
 

@@ -511,23 +511,29 @@ class ObjectFile:
 
     # linking
     def link(self, name: str) -> Tuple[List[_Func], Dict[_Func, int]]:
-        """The functions program ``name`` is made of, in order, and where each starts."""
+        """The functions program ``name`` is made of, in order, and where each
+        starts: as libbpf lays them out, each callee right after the first
+        call to it has been followed depth-first (so the kernel computes the
+        same tags as for libbpf's load)."""
         spec = self.programs[name]
         sec = self.elf.get(spec.section)
         assert sec is not None
         main = next(f for f in self._funcs[sec.number] if f.name == name)
         order, start, total = [main], {main: 0}, main.length
-        i = 0
-        while i < len(order):
-            func = order[i]
-            for reloc in self._relocs[(func.section, func.name)]:
-                if reloc.kind in ("call", "func"):
-                    callee = self._func_at(reloc.target, "function %r" % func.name)
-                    if callee not in start:
-                        start[callee] = total
-                        total += callee.length
-                        order.append(callee)
-            i += 1
+        stack = [iter(self._relocs[(main.section, main.name)])]
+        while stack:
+            reloc = next(stack[-1], None)
+            if reloc is None:
+                stack.pop()
+                continue
+            if reloc.kind not in ("call", "func"):
+                continue
+            callee = self._func_at(reloc.target, "a call")
+            if callee not in start:
+                start[callee] = total
+                total += callee.length
+                order.append(callee)
+                stack.append(iter(self._relocs[(callee.section, callee.name)]))
         return order, start
 
     def instructions(self, name: str, map_fds: Mapping[str, int]) -> bytes:
@@ -606,6 +612,7 @@ class Object:
             fds = {name: m.fileno() for name, m in self.maps.items()}
             for name, prog_spec in spec.programs.items():
                 self.programs[name] = self._load_program(prog_spec, fds, log_level)
+                self._bind_read_only_data(self.programs[name])
             self._fill_slots()
         except BaseException:
             self.close()
@@ -619,6 +626,15 @@ class Object:
                     expected_attach_type=spec.expected_attach_type,
                     btf=self.btf if funcs else None, func_info=funcs, line_info=lines if funcs else (),
                     kern_version=self.spec.kern_version)
+
+    def _bind_read_only_data(self, prog: Prog) -> None:
+        """BPF_PROG_BIND_MAP every read-only data map to the program, as libbpf
+        does: bpftool then finds a program's configuration (``.rodata``) even
+        where the code does not read it."""
+        for name, map_spec in self.spec.maps.items():
+            if map_spec.kind == "data" and map_spec.section.startswith(".rodata"):
+                attr = k.bpf_attr_prog_bind_map(prog_fd=prog.fileno(), map_fd=self.maps[name].fileno())
+                _sys_bpf(k.BPF_PROG_BIND_MAP, attr, "bpf(BPF_PROG_BIND_MAP, %s, %s)" % (prog.name, name))
 
     def _fill_slots(self) -> None:
         for name, map_spec in self.spec.maps.items():

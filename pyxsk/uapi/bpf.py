@@ -798,6 +798,15 @@ class bpf_attr_obj(ctypes.Structure):
     path_fd: Field[ctypes.c_int32, int]
 
 
+class bpf_attr_prog_bind_map(ctypes.Structure):
+    """union bpf_attr, member ``prog_bind_map``: BPF_PROG_BIND_MAP keeps a map
+    alive with a program that does not use it in its code (5.10+)."""
+    _fields_ = [("prog_fd", _u32), ("map_fd", _u32), ("flags", _u32)]
+    prog_fd: Field[ctypes.c_uint32, int]
+    map_fd: Field[ctypes.c_uint32, int]
+    flags: Field[ctypes.c_uint32, int]
+
+
 class bpf_attr_btf_load(ctypes.Structure):
     """union bpf_attr, the anonymous member BPF_BTF_LOAD reads: the raw BTF
     blob (header, types, strings) and the log the kernel fills on refusal."""
