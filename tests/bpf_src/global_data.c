@@ -17,7 +17,7 @@ const volatile __u8 cfg_tag[6] = { 0x02, 'p', 'y', 'x', 's', 'k' };
 const volatile __u64 cfg_unset;
 
 /* .rodata too: a table the program indexes at run time */
-static const __u32 squares[8] = { 0, 1, 4, 9, 16, 25, 36, 49 };
+const __u32 squares[8] = { 0, 1, 4, 9, 16, 25, 36, 49 };
 
 /* .data */
 __u32 seen = 7;
