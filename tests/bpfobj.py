@@ -332,8 +332,9 @@ def diff_lists(what, ours, theirs, context=3):
     first = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b),
                  min(len(ours), len(theirs)))
     lo, hi = max(0, first - context), first + context + 1
-    lines = ["%s: %d items from pyxsk, %d from libbpf; first difference at %d"
-             % (what, len(ours), len(theirs), first)]
+    differing = sum(a != b for a, b in zip(ours, theirs)) + abs(len(ours) - len(theirs))
+    lines = ["%s: %d items from pyxsk, %d from libbpf; %d differ, the first at %d"
+             % (what, len(ours), len(theirs), differing, first)]
     for i in range(lo, min(hi, max(len(ours), len(theirs)))):
         a = ours[i] if i < len(ours) else "<none>"
         b = theirs[i] if i < len(theirs) else "<none>"

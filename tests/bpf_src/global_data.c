@@ -32,6 +32,7 @@ SEC("xdp")
 int xdp_globals(struct xdp_md *ctx)
 {
 	__u8 *p = payload(ctx, 40);
+	__u16 port = cfg_port;		/* one volatile read: clang may not fold it */
 	__u32 i;
 
 	if (!p)
@@ -40,7 +41,7 @@ int xdp_globals(struct xdp_md *ctx)
 	seen += 1;
 	hidden_total += p[0];
 	last_len = ctx->data_end - ctx->data;
-	__builtin_memcpy(p + 0, (const void *)&cfg_port, sizeof(cfg_port));
+	__builtin_memcpy(p + 0, &port, sizeof(port));
 	for (i = 0; i < sizeof(cfg_tag); i++)
 		p[2 + i] = cfg_tag[i];
 	__builtin_memcpy(p + 8, &packets, sizeof(packets));
