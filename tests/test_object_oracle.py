@@ -23,10 +23,10 @@ import struct
 import pytest
 
 import frames as fr
-from bpfobj import (ToolError, bpffs, bpffs_dir, bpftool_json, bpftool_snapshot,  # noqa: F401
-                    corpus, describe_run, diff_dicts, diff_lists, fail_if, in_private_pin_root,
-                    loadall_command, pinned_map_ids, pinned_program_ids, pyxsk_snapshot,
-                    run_frames, Snapshot)
+from bpfobj import (ToolError, bpffs, bpftool_json, bpftool_snapshot, describe_run, diff_dicts,
+                    diff_lists, fail_if, in_private_pin_root, loadall_command, pinned_program_ids,
+                    pyxsk_snapshot, run_frames, sources, Snapshot)
+from bpfobj import bpffs_dir, corpus  # noqa: F401  (fixtures)
 from pyxsk import bpf
 from pyxsk.net import link, netns
 from pyxsk.uapi import bpf as k
@@ -52,7 +52,6 @@ NOT_IN_OBJECTS = {"legacy_maps": "libbpf >= 1.0 refuses it: see test_legacy_maps
 
 
 def test_every_source_is_checked():
-    from bpfobj import sources
     assert sorted(set(sources()) - set(NOT_IN_OBJECTS)) == sorted(OBJECTS)
 
 
