@@ -302,11 +302,16 @@ class BtfExt(NamedTuple):
         if hdr_len < _EXT_HEADER.size or hdr_len > len(data):
             raise ObjectError("%s: header of %d bytes in a section of %d" % (what, hdr_len, len(data)))
         _, _, _, _, func_off, func_len, line_off, line_len = _EXT_HEADER.unpack_from(data)
+        if hdr_len >= _EXT_HEADER.size + 8:
+            _core_off, core_len = struct.unpack_from("<II", data, _EXT_HEADER.size)
+            if core_len:
+                raise ObjectError("%s: the object has CO-RE relocations (BPF_CORE_READ, "
+                                  "preserve_access_index), which pyxsk does not apply" % what)
         body = data[hdr_len:]
         funcs = _ext_records(body, func_off, func_len, _FUNC_INFO, btf, what + " func_info")
         lines = _ext_records(body, line_off, line_len, _LINE_INFO, btf, what + " line_info")
-        return cls({sec: [FuncInfo(*r) for r in recs] for sec, recs in funcs.items()},
-                   {sec: [LineInfo(*r) for r in recs] for sec, recs in lines.items()})
+        return cls({sec: sorted(FuncInfo(*r) for r in recs) for sec, recs in funcs.items()},
+                   {sec: sorted(LineInfo(*r) for r in recs) for sec, recs in lines.items()})
 
 
 def _ext_records(body: bytes, offset: int, length: int, record: struct.Struct, btf: Btf,

@@ -13,7 +13,7 @@ IndexError or struct.error.  The formats are in the System V gABI
 from __future__ import annotations
 
 import struct
-from typing import Dict, List, NamedTuple, Optional
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 from ..errors import ObjectError
 
@@ -53,6 +53,7 @@ R_BPF_64_ABS32 = 3       # a 32-bit data word (DWARF, .BTF.ext)
 R_BPF_64_NODYLD32 = 4    # .BTF / .BTF.ext words the loader fills itself
 R_BPF_64_32 = 10         # the immediate of a call: a bpf-to-bpf call
 
+MAX_NOBITS = 1 << 30      # a global data map's value: the kernel caps array values far below this
 _EHDR = struct.Struct("<16sHHIQQQIHHHHHH")
 _SHDR = struct.Struct("<IIQQQQIIQQ")
 _SYM = struct.Struct("<IBBHQQ")
@@ -95,7 +96,7 @@ class Relocation(NamedTuple):
     symbol: Symbol
 
 
-def _unpack(fmt: struct.Struct, data: bytes, offset: int, what: str) -> tuple:  # type: ignore[type-arg]
+def _unpack(fmt: struct.Struct, data: bytes, offset: int, what: str) -> Tuple[Any, ...]:
     if offset < 0 or offset + fmt.size > len(data):
         raise ObjectError("%s at offset %d runs past the end of the file (%d bytes)" % (
             what, offset, len(data)))
@@ -118,7 +119,7 @@ class ElfFile:
     """A parsed ELF64 little-endian relocatable BPF object.
 
     ``sections`` in file order, ``by_name``, ``symbols`` (.symtab) and
-    ``relocations`` keyed by the index of the section they patch."""
+    and :meth:`relocations` of the section they patch."""
 
     def __init__(self, data: bytes, path: str = "<bytes>") -> None:
         self.path = path
@@ -129,7 +130,8 @@ class ElfFile:
         for sec in self.sections:
             self.by_name.setdefault(sec.name, sec)
         self.symbols = self._read_symbols()
-        self.relocations = self._read_relocations()
+        self._rel_sections = self._relocation_sections()
+        self._relocations: Dict[int, List[Relocation]] = {}
 
     @classmethod
     def open(cls, path: str) -> ElfFile:
@@ -168,12 +170,15 @@ class ElfFile:
         sections = []
         for i, (name, typ, flags, _addr, _off, size, link, info, _align, entsize) in enumerate(headers):
             sec_name = _string(names, name, "section %d" % i)
+            if typ == SHT_NOBITS and size > MAX_NOBITS:
+                raise ObjectError("%s: section %r asks for %d zero bytes, more than a BPF map value holds" % (
+                    self.path, sec_name, size))
             data = b"\0" * size if typ == SHT_NOBITS else \
                 self._section_bytes(headers[i], "section %r" % sec_name) if typ != SHT_NULL else b""
             sections.append(Section(i, sec_name, typ, flags, size, link, info, entsize, data))
         return sections
 
-    def _section_bytes(self, header: tuple, what: str) -> bytes:  # type: ignore[type-arg]
+    def _section_bytes(self, header: Tuple[Any, ...], what: str) -> bytes:
         typ, offset, size = header[1], header[4], header[5]
         if typ == SHT_NOBITS:
             return b""
@@ -201,27 +206,37 @@ class ElfFile:
             symbols.append(Symbol(i, name, st_info & 0xf, st_info >> 4, shndx, value, size))
         return symbols
 
-    def _read_relocations(self) -> Dict[int, List[Relocation]]:
-        relocations: Dict[int, List[Relocation]] = {}
+    def _relocation_sections(self) -> Dict[int, Section]:
+        """The REL section of each section that has one, by the patched section's number."""
+        found: Dict[int, Section] = {}
         for sec in self.sections:
             if sec.type == SHT_RELA:
                 raise ObjectError("%s: section %r holds RELA relocations; BPF objects use REL" % (
                     self.path, sec.name))
-            if sec.type != SHT_REL:
-                continue
-            target = self.section(sec.info, "relocation section %r" % sec.name)
-            entries = relocations.setdefault(target.number, [])
-            for i in range(len(sec.data) // _REL.size):
-                offset, info = _REL.unpack_from(sec.data, i * _REL.size)
-                sym_index, rtype = info >> 32, info & 0xffffffff
-                if sym_index >= len(self.symbols):
-                    raise ObjectError("%s: relocation %d of %r names symbol %d of %d" % (
-                        self.path, i, sec.name, sym_index, len(self.symbols)))
-                if offset >= max(target.size, 1):
-                    raise ObjectError("%s: relocation %d of %r patches offset %d, beyond %r (%d bytes)" % (
-                        self.path, i, sec.name, offset, target.name, target.size))
-                entries.append(Relocation(offset, rtype, self.symbols[sym_index]))
-        return relocations
+            if sec.type == SHT_REL:
+                found[self.section(sec.info, "relocation section %r" % sec.name).number] = sec
+        return found
+
+    def relocations(self, number: int) -> List[Relocation]:
+        """The relocations that patch section ``number`` (read on demand: the
+        DWARF sections' many relocations are never needed)."""
+        cached = self._relocations.get(number)
+        if cached is not None:
+            return cached
+        rel_sec, target = self._rel_sections.get(number), self.section(number, "relocations")
+        entries: List[Relocation] = []
+        data = rel_sec.data if rel_sec is not None else b""
+        for i, (offset, info) in enumerate(_REL.iter_unpack(data[:len(data) - len(data) % _REL.size])):
+            sym_index = info >> 32
+            if sym_index >= len(self.symbols):
+                raise ObjectError("%s: relocation %d of %r names symbol %d of %d" % (
+                    self.path, i, target.name, sym_index, len(self.symbols)))
+            if offset >= max(target.size, 1):
+                raise ObjectError("%s: relocation %d of %r patches offset %d, beyond its %d bytes" % (
+                    self.path, i, target.name, offset, target.size))
+            entries.append(Relocation(offset, info & 0xffffffff, self.symbols[sym_index]))
+        self._relocations[number] = entries
+        return entries
 
     def symbols_in(self, number: int) -> List[Symbol]:
         """The symbols defined in section ``number``, by address."""

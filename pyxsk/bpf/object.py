@@ -357,7 +357,7 @@ class ObjectFile:
     def _map_inits(self, sec: elf.Section) -> List[Tuple[int, elf.Symbol]]:
         """``.rel.maps``: (offset in .maps, symbol) for each initial slot value."""
         out = []
-        for rel in self.elf.relocations.get(sec.number, []):
+        for rel in self.elf.relocations(sec.number):
             if rel.type not in (elf.R_BPF_64_ABS64, elf.R_BPF_64_64):
                 raise ObjectError(self._where("'.rel.maps' relocation of type %d at offset %d is not "
                                               "supported" % (rel.type, rel.offset)))
@@ -437,21 +437,26 @@ class ObjectFile:
         return programs
 
     def _read_relocations(self) -> Dict[Tuple[int, str], List[_Reloc]]:
-        """Every relocation of code, sorted into the function it patches."""
+        """Every relocation of code and every bpf-to-bpf call, sorted into the
+        function it patches."""
         out: Dict[Tuple[int, str], List[_Reloc]] = {}
         for index, funcs in self._funcs.items():
             sec = self.elf.sections[index]
-            relocs = {rel.offset: rel for rel in self.elf.relocations.get(index, [])}
+            relocs = {rel.offset // INSN: rel for rel in self.elf.relocations(index)}
+            if any(rel.offset % INSN for rel in relocs.values()):
+                raise ObjectError(self._where("section %r: a relocation not on an instruction" % sec.name))
+            calls = [i for i, code in enumerate(sec.data[::INSN]) if code == _CALL]
+            patched = sorted(set(relocs).union(calls))
             for func in funcs:
                 items = out.setdefault((index, func.name), [])
-                for i in range(func.start, func.start + func.length):
-                    reloc = self._reloc(sec, i, relocs.get(i * INSN))
-                    if reloc is not None:
-                        items.append(reloc._replace(at=i - func.start))
-            stray = [off for off in relocs if not any(f.start <= off // INSN < f.start + f.length for f in funcs)]
-            if stray:
+                for i in patched:
+                    if func.start <= i < func.start + func.length:
+                        reloc = self._reloc(sec, i, relocs.pop(i, None))
+                        if reloc is not None:
+                            items.append(reloc._replace(at=i - func.start))
+            if relocs:
                 raise ObjectError(self._where("section %r: relocation at offset %d is outside every "
-                                              "function" % (sec.name, stray[0])))
+                                              "function" % (sec.name, min(relocs) * INSN)))
         return out
 
     def _reloc(self, sec: elf.Section, i: int, rel: Optional[elf.Relocation]) -> Optional[_Reloc]:
@@ -550,10 +555,10 @@ class ObjectFile:
             info = [r for r in self.ext.func_info.get(sec_name, []) if r.insn_off == first]
             if not info:
                 return [], []           # the kernel wants all functions described or none
+            base = start[func] - func.start
             funcs.append(FuncInfo(start[func], info[0].type_id))
-            for r in sorted(self.ext.line_info.get(sec_name, []), key=lambda r: r.insn_off):
-                if first <= r.insn_off < end:
-                    lines.append(r._replace(insn_off=start[func] + (r.insn_off - first) // INSN))
+            lines.extend(LineInfo(base + off // INSN, name, line, col)
+                         for off, name, line, col in self.ext.line_info.get(sec_name, ()) if first <= off < end)
         return funcs, lines
 
     def load(self, constants: Optional[Mapping[str, Constant]] = None, prog_type: ProgTypeLike = None,
