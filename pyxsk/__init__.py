@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from typing import List
 
     from .errors import (AsmError, ConfigError, InheritedSocketError, InterfaceGoneError, LedgerError,
-                         NetlinkDecodeError, NetlinkError, PcapError, SyscallError,
+                         NetlinkDecodeError, NetlinkError, ObjectError, PcapError, SyscallError,
                          UnsupportedPlatformError, VerifierError)
     from .frames import Batch
     from .umem import Umem
@@ -36,14 +36,14 @@ _WHERE = {
     "ConfigError": "errors", "AsmError": "errors", "NetlinkDecodeError": "errors",
     "PcapError": "errors", "LedgerError": "errors", "UnsupportedPlatformError": "errors",
     "SyscallError": "errors", "VerifierError": "errors", "NetlinkError": "errors",
-    "InterfaceGoneError": "errors", "InheritedSocketError": "errors",
+    "InterfaceGoneError": "errors", "InheritedSocketError": "errors", "ObjectError": "errors",
 }
 
 __all__ = [
     "XskSocket", "Socket", "Umem", "Batch", "XdpStatistics", "XdpOptions",
     "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
     "UnsupportedPlatformError", "SyscallError", "VerifierError", "NetlinkError",
-    "InterfaceGoneError", "InheritedSocketError",
+    "InterfaceGoneError", "InheritedSocketError", "ObjectError",
 ]
 
 

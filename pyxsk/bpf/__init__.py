@@ -43,11 +43,34 @@ from __future__ import annotations
 from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
 from .links import Link, link_xdp, LinkInfo  # noqa: F401
-from .object import Object, ObjectFile, MapSpec, ProgramSpec, Variable, open_object, load_object  # noqa: F401
 from ..errors import ObjectError  # noqa: F401
+
+TYPE_CHECKING = False        # mypy takes it as True; the object loader is imported on first use
+
+if TYPE_CHECKING:
+    from typing import List
+
+    from .object import Object, ObjectFile, MapSpec, ProgramSpec, Variable, open_object, load_object
+
+_LAZY = ("Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object")
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link", "load", "prog_by_id",
     "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
     "Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object", "ObjectError",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The object loader's names (``bpf.load_object``...), imported on first use:
+    a program that only assembles its own pays nothing for the ELF reader."""
+    if name not in _LAZY:
+        raise AttributeError("module %r has no attribute %r" % (__name__, name))
+    from . import object as _object
+    value = getattr(_object, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(set(globals()) | set(_LAZY))
