@@ -133,7 +133,7 @@ def _create_attr(map_type: int, key_size: int, value_size: int, max_entries: int
     if btf is None and (btf_key_type_id or btf_value_type_id):
         raise ConfigError("btf_key_type_id and btf_value_type_id are ids in a BTF object: pass it as btf=")
     if map_type in _MAPS_OF_MAPS and inner_map is None:
-        raise ConfigError("a %s needs inner_map=: a map of the kind it will hold (the kernel "
+        raise ConfigError("%s needs inner_map=: a map of the kind it will hold (the kernel "
                           "copies its type, sizes and flags)" % type_name(map_type))
     attr = k.bpf_attr_map_create(map_type=map_type, key_size=key_size, value_size=value_size,
                                  max_entries=max_entries, map_flags=flags,
@@ -244,7 +244,7 @@ class Map(_FdObject, MutableMapping[_K, _V]):
         raw = _info(fd, k.bpf_map_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, fd %d)" % fd)
         found = map_class(raw.type)
         if not issubclass(found, cls):
-            raise ConfigError("%s: the map is a %s (%s), not a %s" % (
+            raise ConfigError("%s: the map is of type %s (%s), not %s" % (
                 what, type_name(raw.type), found.__name__, cls.__name__))
         obj = found.__new__(found)
         obj._adopt(fd, raw.type, raw.key_size, raw.value_size, raw.max_entries, raw.map_flags,
