@@ -172,6 +172,11 @@ class Map(_FdObject, MutableMapping[_K, _V]):
     ``K`` and ``V`` are the types keys and values read back as (see the
     module docstring); the subclasses infer them from the sizes.
 
+    ``map_type``, ``key_size``, ``value_size``, ``max_entries``, ``flags``
+    and ``name`` are the map's attributes: as asked for when pyxsk created
+    it, as the kernel reports them when adopted (the kernel may add flags:
+    a DEVMAP gets BPF_F_RDONLY_PROG; ``info()`` asks it).
+
     ``Map(map_type, key_size, value_size, max_entries, ...)`` creates a map
     of any type as this generic class and takes the same attributes as
     :func:`create_map`, which picks the class for the type.
