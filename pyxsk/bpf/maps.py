@@ -201,8 +201,7 @@ class Map(_FdObject, MutableMapping[_K, _V]):
         super().__init__(-1)
         attr = _create_attr(map_type, key_size, value_size, max_entries, flags, name, inner_map, btf,
                             btf_key_type_id, btf_value_type_id, map_extra, numa_node, ifindex)
-        self._adopt(self._create(attr), map_type, key_size, value_size, max_entries, attr.map_flags,
-                    name or "")
+        self._adopt_new(self._create(attr), attr)
 
     @classmethod
     def _create(cls, attr: k.bpf_attr_map_create) -> int:
@@ -224,13 +223,22 @@ class Map(_FdObject, MutableMapping[_K, _V]):
 
     def _adopt(self, fd: int, map_type: int, key_size: int, value_size: int, max_entries: int,
                flags: int, name: str, map_id: Optional[int] = None) -> None:
-        """Become the object of map ``fd`` (owned from here on)."""
-        self._fd = fd
+        """Become the object of map ``fd``, owning it once this returns."""
         self.map_type, self.key_size, self.value_size = map_type, key_size, value_size
         self.max_entries, self.flags, self.name = max_entries, flags, name
         self._id = map_id
         self._what = ("%s %s" % (type_name(map_type), name)).strip()
         self._setup()
+        self._fd = fd
+
+    def _adopt_new(self, fd: int, attr: k.bpf_attr_map_create) -> None:
+        """_adopt for the fd of a map just created from ``attr``."""
+        try:
+            self._adopt(fd, attr.map_type, attr.key_size, attr.value_size, attr.max_entries,
+                        attr.map_flags, attr.map_name.decode())
+        except BaseException:
+            _libc.close(fd, call="close(new map fd %d)" % fd)
+            raise
 
     def _setup(self) -> None:
         """Per-class state, for created and adopted maps alike."""
@@ -272,12 +280,6 @@ class Map(_FdObject, MutableMapping[_K, _V]):
         reading or writing only (the file's mode must allow that)."""
         _check_open_flags(flags)
         return cls._from_own_fd(obj_get(path, flags, "map"))
-
-    @property
-    def is_sparse(self) -> bool:
-        """True for the array kinds whose slots may be empty (DEVMAP, CPUMAP,
-        PROG_ARRAY, ARRAY_OF_MAPS): iteration visits the filled ones."""
-        return self._sparse
 
     def _state(self) -> str:
         name = " %r" % self.name if self.name else ""
@@ -475,15 +477,7 @@ def _check_open_flags(flags: int) -> None:
         raise ConfigError("open flags are 0, BPF_F_RDONLY or BPF_F_WRONLY, not %r" % (flags,))
 
 
-class _ArrayHints(Map[_K, _V]):
-    def _hints(self) -> Dict[int, str]:
-        hints = super()._hints()
-        hints[errno.EINVAL] = "array elements cannot be deleted (set them to zero instead)"
-        hints[errno.E2BIG] = "key is beyond max_entries %d" % self.max_entries
-        return hints
-
-
-class ArrayMap(_ArrayHints[int, _V]):
+class ArrayMap(Map[int, _V]):
     """BPF_MAP_TYPE_ARRAY: ``max_entries`` values indexed 0..max_entries-1,
     all present from the start (zero); elements cannot be deleted."""
 
@@ -500,6 +494,12 @@ class ArrayMap(_ArrayHints[int, _V]):
     def __init__(self, max_entries: int, value_size: int = 8, flags: int = 0,
                  name: Optional[str] = None) -> None:
         super().__init__(k.BPF_MAP_TYPE_ARRAY, _U32_SIZE, value_size, max_entries, flags, name)
+
+    def _hints(self) -> Dict[int, str]:
+        hints = super()._hints()
+        hints[errno.EINVAL] = "array elements cannot be deleted (set them to zero instead)"
+        hints[errno.E2BIG] = "key is beyond max_entries %d" % self.max_entries
+        return hints
 
 
 class _PerCpuMap(Map[_K, List[_V]]):
@@ -564,14 +564,7 @@ class PerCpuArrayMap(_PerCpuMap[int, _V]):
         return hints
 
 
-class _HashHints(Map[_K, _V]):
-    def _hints(self) -> Dict[int, str]:
-        hints = super()._hints()
-        hints[errno.E2BIG] = "the map is full (max_entries %d)" % self.max_entries
-        return hints
-
-
-class HashMap(_HashHints[_K, _V]):
+class HashMap(Map[_K, _V]):
     """BPF_MAP_TYPE_HASH: up to ``max_entries`` keys of ``key_size`` bytes;
     a full map refuses new keys (E2BIG)."""
 
@@ -594,6 +587,11 @@ class HashMap(_HashHints[_K, _V]):
     def __init__(self, key_size: int, value_size: int, max_entries: int, flags: int = 0,
                  name: Optional[str] = None) -> None:
         Map.__init__(self, k.BPF_MAP_TYPE_HASH, key_size, value_size, max_entries, flags, name)
+
+    def _hints(self) -> Dict[int, str]:
+        hints = super()._hints()
+        hints[errno.E2BIG] = "the map is full (max_entries %d)" % self.max_entries
+        return hints
 
 
 class LruHashMap(HashMap[_K, _V]):
@@ -907,7 +905,8 @@ class _ProgSlotMap(Map[int, _V]):
         raw = self._value_struct()
         setattr(raw, first_name, first)
         raw.bpf_prog.fd = _NO_PROG if prog is None else _fd_of(prog, "a %s program" % self._type_name)
-        return ctypes.create_string_buffer(bytes(raw), len(bytes(raw)))
+        packed = bytes(raw)
+        return ctypes.create_string_buffer(packed, len(packed))
 
     def _value_from(self, buf: ctypes.Array[ctypes.c_char]) -> _V:
         if self.value_size != _PROG_SLOT_SIZE:
@@ -1197,9 +1196,8 @@ def create_map(map_type: int, key_size: int, value_size: int, max_entries: int, 
     attr = _create_attr(map_type, key_size, value_size, max_entries, flags, name, inner_map, btf,
                         btf_key_type_id, btf_value_type_id, map_extra, numa_node, ifindex)
     cls = map_class(map_type)
-    fd = cls._create(attr)
     obj = cls.__new__(cls)
-    obj._adopt(fd, map_type, key_size, value_size, max_entries, attr.map_flags, name or "")
+    obj._adopt_new(cls._create(attr), attr)
     return obj
 
 
