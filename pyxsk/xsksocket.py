@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple, TypeVar, Union
 
 from . import bpf
 from .net import link
@@ -27,6 +27,7 @@ from .net import netns as _netns
 from .bpf.asm import Program
 from .errors import ConfigError, SyscallError
 from .uapi import bpf as _bpf_uapi
+from .bpf.maps import type_name
 from .xsk import Socket, resolve_ifindex
 
 XDP_MODES = ("auto", "drv", "skb")
@@ -36,6 +37,7 @@ XDP_MODES = ("auto", "drv", "skb")
 ProgramLike = Union[Program, bpf.Prog, int, None]
 # What ``filter=`` takes: text for :func:`pyxsk.bpf.xdp.parse_filter`, or a Filter.
 FilterLike = Union[str, xdp.Filter]
+_MAPS_OF_MAPS = (_bpf_uapi.BPF_MAP_TYPE_ARRAY_OF_MAPS, _bpf_uapi.BPF_MAP_TYPE_HASH_OF_MAPS)
 
 
 class XdpHook:
@@ -134,7 +136,13 @@ class XskSocket(Socket):
     ``program``: None for the redirect-all program (frames of queues without
     a socket go to the kernel: XDP_PASS); an :class:`pyxsk.bpf.asm.Program` to
     load (it must redirect into ``xskmap``, which you then pass); or a loaded
-    :class:`pyxsk.bpf.Prog` or program fd, used as it is.  ``filter``: only
+    :class:`pyxsk.bpf.Prog` or program fd, used as it is.  Without ``xskmap``,
+    pyxsk finds the XSKMAP a loaded program uses (its map ids) and puts the
+    socket in it; a program with none or several is a ConfigError saying
+    what to pass (finding it needs CAP_SYS_ADMIN, as looking maps up by id
+    does).  A program of yours that neither uses ``xskmap`` nor a map of
+    maps that might hold it cannot reach the socket: ConfigError, before
+    anything is attached.  ``filter``: only
     matching frames are redirected, the others reach the kernel stack (text
     such as ``"udp dst port 9"``, or a :class:`pyxsk.bpf.xdp.Filter`).
     ``xdp_mode``: "auto" (native, else generic -- ``xdp_mode`` then says which
@@ -177,21 +185,28 @@ class XskSocket(Socket):
 
     def _new_hook(self, program: ProgramLike, filter: Optional[FilterLike],
                   xskmap: Optional[bpf.XskMap], counters: bool) -> XdpHook:
-        own_map = xskmap is None
-        if xskmap is None:
-            rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
-            xskmap = bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks")
-        counter_map = None
         netns_fd = _netns.open_current()
+        made: List[_Closable] = []          # what to close if anything fails
         try:
-            counter_map = xdp.ActionCounters(name="pyxsk_actions") if counters else None
-            prog, own_prog = _load_program(program, filter, xskmap, counter_map)
+            own_map = xskmap is None
+            counter_map = None
+            if isinstance(program, (bpf.Prog, int)):
+                prog, xskmap = _loaded_program(program, xskmap, made)
+            else:
+                if xskmap is None:
+                    rx_queues = link.get_link(self.ifindex).num_rx_queues or 1
+                    xskmap = _made(made, bpf.XskMap(max(rx_queues, self.queue + 1), name="pyxsk_xsks"))
+                if counters:
+                    counter_map = _made(made, xdp.ActionCounters(name="pyxsk_actions"))
+                prog = _made(made, _load_program(program, filter, xskmap, counter_map))
+                if program is not None:
+                    _check_reaches(prog, xskmap)
         except BaseException:
-            for obj in (counter_map, xskmap if own_map else None):
-                if obj is not None:
-                    obj.close()
+            for obj in reversed(made):
+                obj.close()
             os.close(netns_fd)
             raise
+        own_prog = prog in made
         return XdpHook(self.ifindex, self.ifname, netns_fd, xskmap, own_map, prog, own_prog,
                        counter_map)
 
@@ -285,14 +300,106 @@ def _check_hook_options(program: ProgramLike, filter: Optional[FilterLike],
         xdp.parse_filter(filter) if isinstance(filter, str) else xdp.Filter(*filter)
 
 
-def _load_program(program: ProgramLike, filter: Optional[FilterLike], xskmap: bpf.XskMap,
-                  counters: Optional[xdp.ActionCounters]) -> Tuple[bpf.Prog, bool]:
-    """(Prog, owned?) for the program options."""
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+_C = TypeVar("_C", bound=_Closable)
+
+
+def _made(made: List[_Closable], obj: _C) -> _C:
+    """``obj``, noted in ``made`` to be closed if the hook cannot be built."""
+    made.append(obj)
+    return obj
+
+
+def _loaded_program(program: Union[bpf.Prog, int], xskmap: Optional[bpf.XskMap],
+                    made: List[_Closable]) -> Tuple[bpf.Prog, bpf.XskMap]:
+    """(Prog, XSKMAP) for a loaded program: a Prog stays the caller's, an fd
+    is duplicated for the hook; the XSKMAP is ``xskmap`` if the program can
+    reach it, else the one the program uses."""
     if isinstance(program, bpf.Prog):
-        return program, False
-    if isinstance(program, int):     # the caller keeps its fd; the hook holds a duplicate
-        return bpf.Prog(os.dup(program), _bpf_uapi.BPF_PROG_TYPE_XDP), True
+        prog = program
+    else:
+        prog = _made(made, bpf.Prog(os.dup(program), _bpf_uapi.BPF_PROG_TYPE_XDP))
+    if xskmap is None:
+        return prog, _made(made, _find_xskmap(prog))
+    _check_reaches(prog, xskmap)
+    return prog, xskmap
+
+
+def _load_program(program: Union[Program, None], filter: Optional[FilterLike], xskmap: bpf.XskMap,
+                  counters: Optional[xdp.ActionCounters]) -> bpf.Prog:
+    """Load the caller's Program, or build and load pyxsk's own."""
     if program is None:
         program = (xdp.redirect_all(xskmap, counters) if filter is None else
                    xdp.redirect_matching(xskmap, filter, counters))
-    return bpf.load(program, name="pyxsk_xsk"), True
+    return bpf.load(program, name="pyxsk_xsk")
+
+
+def _describe(maps: Sequence[bpf.Map[Any, Any]]) -> str:
+    return ", ".join("id %d %s%s" % (m.id, type_name(m.map_type), " %r" % m.name if m.name else "")
+                     for m in maps) or "none"
+
+
+def _program_what(prog: bpf.Prog) -> str:
+    return "program %s(id %d)" % ("%r " % prog.name if prog.name else "", prog.id)
+
+
+def _program_maps(prog: bpf.Prog, why: str) -> List[bpf.Map[Any, Any]]:
+    """The maps ``prog`` uses, each adopted through its id (the caller closes
+    them).  Looking maps up by id needs CAP_SYS_ADMIN; without it, a
+    ConfigError says why pyxsk looked and to pass xskmap=."""
+    maps: List[bpf.Map[Any, Any]] = []
+    try:
+        for map_id in prog.map_ids():
+            maps.append(bpf.map_by_id(map_id))
+    except BaseException as e:
+        for m in maps:
+            m.close()
+        if isinstance(e, PermissionError):
+            raise ConfigError("%s: pyxsk looks at the maps of %s by id, which needs CAP_SYS_ADMIN "
+                              "(%s); pass its XSKMAP as xskmap=" % (why, _program_what(prog), e)) from e
+        raise
+    return maps
+
+
+def _find_xskmap(prog: bpf.Prog) -> bpf.XskMap:
+    """The one XSKMAP ``prog`` uses (its map ids, then each map by id), as an
+    XskMap holding an fd of its own; ConfigError for none or several."""
+    what = _program_what(prog)
+    maps = _program_maps(prog, "finding the XSKMAP of " + what)
+    xskmaps = [m for m in maps if isinstance(m, bpf.XskMap)]
+    chosen = xskmaps[0] if len(xskmaps) == 1 else None
+    try:
+        if chosen is not None:
+            return chosen
+        if not xskmaps:
+            raise ConfigError("%s uses no XSKMAP (its maps: %s), so it cannot redirect frames to "
+                              "this socket; if it reaches one through a map of maps, pass that "
+                              "XSKMAP as xskmap=" % (what, _describe(maps)))
+        raise ConfigError("%s uses %d XSKMAPs (%s): pass the one for this socket as xskmap= "
+                          "(bpf.map_by_id(id) gives it)" % (what, len(xskmaps), _describe(xskmaps)))
+    finally:
+        for m in maps:
+            if m is not chosen:
+                m.close()
+
+
+def _check_reaches(prog: bpf.Prog, xskmap: bpf.XskMap) -> None:
+    """Refuse a program that cannot redirect into ``xskmap``: one that
+    neither uses it nor uses a map of maps (which may hold it)."""
+    if xskmap.id in prog.map_ids():
+        return
+    what = _program_what(prog)
+    mine = "xskmap= (id %d)" % xskmap.id
+    maps = _program_maps(prog, "%s is not among the maps of %s" % (mine, what))
+    try:
+        if any(m.map_type in _MAPS_OF_MAPS for m in maps):
+            return
+        raise ConfigError("%s does not use %s (its maps: %s), so it cannot redirect frames to this "
+                          "socket: pass the XSKMAP it uses, or leave xskmap= out and pyxsk finds "
+                          "it" % (what, mine, _describe(maps)))
+    finally:
+        for m in maps:
+            m.close()

@@ -30,7 +30,10 @@ WHOLE_MEMBER = {bpf.bpf_attr_info: "info", bpf.bpf_attr_test: "test",
                 bpf.bpf_attr_link_update: "link_update", bpf.bpf_attr_link_detach: "link_detach",
                 bpf.bpf_attr_prog_bind_map: "prog_bind_map"}
 STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info, bpf.bpf_btf_info,
-           bpf.bpf_func_info, bpf.bpf_line_info]
+           bpf.bpf_func_info, bpf.bpf_line_info, bpf.bpf_lpm_trie_key, bpf.bpf_devmap_val,
+           bpf.bpf_cpumap_val]
+# the kernel's BTF knows the LPM key only by its 6.8 name (the same layout)
+BTF_NAMES = {bpf.bpf_lpm_trie_key: "bpf_lpm_trie_key_u8"}
 
 # Newer than the installed 6.1 headers: gcc cannot see them, BTF must.
 NEWER_THAN_HEADERS = {
@@ -105,7 +108,7 @@ def test_layout_matches_kernel_btf(cls):
         if cls in WHOLE_MEMBER:
             assert ctypes.sizeof(cls) == members[WHOLE_MEMBER[cls]][1]
     else:
-        size, members = btf.layout(cls.__name__)
+        size, members = btf.layout(BTF_NAMES.get(cls, cls.__name__))
         assert ctypes.sizeof(cls) == size, "%s: sizeof %d, kernel BTF says %d" % (
             cls.__name__, ctypes.sizeof(cls), size)
     for member, got in public_members(cls).items():

@@ -14,6 +14,11 @@ The modules: :mod:`~pyxsk.bpf.asm` (the assembler) and
         xskmap[0] = xsk                       # an AF_XDP socket (or its fd)
         result = prog.test_run(frame)         # -> TestRun(action, frame, duration_ns, retval)
 
+Maps are mutable mappings, one class per kind an XDP program uses
+(:mod:`~pyxsk.bpf.maps`); :func:`create_map` takes every BPF_MAP_CREATE
+attribute, and ``Map.from_fd``, ``Map.from_pinned`` and :func:`map_by_id`
+adopt existing maps as the class of their kind.
+
 Every object here holds one kernel fd: ``close()`` is idempotent, ``with``
 closes, ``fileno()`` gives the fd (and raises ValueError once closed), and
 ``repr`` says ``[closed]``.  Closing the last fd of a map or program frees it
@@ -40,7 +45,10 @@ the limit is and whether raising it changed anything.
 
 from __future__ import annotations
 
-from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
+from .maps import (Map, ArrayMap, PerCpuArrayMap, HashMap, PerCpuHashMap, LruHashMap,  # noqa: F401
+                   LruPerCpuHashMap, LpmTrieMap, LpmKey, XskMap, DevMap, DevMapHash, DevMapValue,
+                   CpuMap, CpuMapValue, ProgArray, ArrayOfMaps, HashOfMaps, MapInfo, create_map,
+                   map_by_id, map_class, possible_cpus)
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
 from .links import Link, link_xdp, LinkInfo  # noqa: F401
 from ..errors import ObjectError  # noqa: F401
@@ -55,7 +63,10 @@ if TYPE_CHECKING:
 _LAZY = ("Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object")
 
 __all__ = [
-    "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link", "load", "prog_by_id",
+    "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "PerCpuHashMap", "LruHashMap", "LruPerCpuHashMap",
+    "LpmTrieMap", "LpmKey", "XskMap", "DevMap", "DevMapHash", "DevMapValue", "CpuMap", "CpuMapValue",
+    "ProgArray", "ArrayOfMaps", "HashOfMaps", "create_map", "map_by_id", "map_class",
+    "Prog", "Link", "load", "prog_by_id",
     "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
     "Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object", "ObjectError",
 ]

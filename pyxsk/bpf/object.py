@@ -38,10 +38,10 @@ from ..errors import ObjectError, syscall_error
 from ..uapi import bpf as k
 from . import btf as _btf, elf
 from .btf import Btf, BtfExt, BtfObject, FuncInfo, LineInfo
-from .maps import Map, possible_cpus
+from .maps import Map, create_map, possible_cpus
 from .programs import Prog, load
 from .sections import ProgTypeLike, SectionType, section_type
-from .syscall import _NET_ADMIN_MAPS, _needs_bpf, _sys_bpf, obj_get
+from .syscall import _sys_bpf
 
 INSN = 8
 _LD_IMM64 = k.BPF_LD | k.BPF_IMM | k.BPF_DW
@@ -602,7 +602,7 @@ class Object:
                  log_level: int = 0) -> None:
         self.spec = spec
         self.programs: Dict[str, Prog] = {}
-        self.maps: Dict[str, Map] = {}                     # type: ignore[type-arg]
+        self.maps: Dict[str, Map[Any, Any]] = {}
         self.btf: Optional[BtfObject] = None
         data = _initial_data(spec, constants)
         try:
@@ -707,18 +707,18 @@ def _load_btf(spec: ObjectFile) -> Optional[BtfObject]:
 
 
 def _create(spec: MapSpec, btf: Optional[BtfObject], pin_root: Optional[str],
-            data: Optional[bytes]) -> Map:  # type: ignore[type-arg]
+            data: Optional[bytes]) -> Map[Any, Any]:
     if spec.pinning == LIBBPF_PIN_BY_NAME:
         path = os.path.join(pin_root or DEFAULT_PIN_ROOT, spec.name)
         if os.path.exists(path):
             return _reuse_pinned(spec, path)
-    fd = _map_create(spec, btf)
-    m = _adopt(fd, spec)
+    m = _create_map(spec, btf)
     try:
         if data is not None and spec.kind == "data":
             _update_raw(m, 0, data)
             if spec.section.startswith(".rodata"):
-                _sys_bpf(k.BPF_MAP_FREEZE, k.bpf_attr_map_elem(map_fd=fd), "bpf(BPF_MAP_FREEZE, %s)" % spec.name)
+                _sys_bpf(k.BPF_MAP_FREEZE, k.bpf_attr_map_elem(map_fd=m.fileno()),
+                         "bpf(BPF_MAP_FREEZE, %s)" % spec.name)
         if spec.pinning == LIBBPF_PIN_BY_NAME:
             m.pin(os.path.join(pin_root or DEFAULT_PIN_ROOT, spec.name))
     except BaseException:
@@ -727,68 +727,39 @@ def _create(spec: MapSpec, btf: Optional[BtfObject], pin_root: Optional[str],
     return m
 
 
-def _map_create(spec: MapSpec, btf: Optional[BtfObject], inner_fd: int = 0) -> int:
-    """BPF_MAP_CREATE for ``spec``: with key/value BTF where the kernel takes it
-    (retried without, as libbpf does, if the kernel refuses it)."""
+def _create_map(spec: MapSpec, btf: Optional[BtfObject]) -> Map[Any, Any]:
+    """BPF_MAP_CREATE for ``spec``, with the object's BTF (key and value type
+    ids where the kernel takes them) and retried without it if the kernel
+    refuses, as libbpf does; a map-in-map gets its inner map made first."""
     inner = None
     if spec.map_type in _MAP_IN_MAP:
         if spec.inner is None:
             raise ObjectError("map %r: a map-in-map needs __array(values, struct {...}) for its inner map"
                               % spec.name)
-        inner = _map_create(spec.inner, btf)
-        inner_fd = inner
+        inner = _create_map(spec.inner, btf)
     try:
-        use_btf = btf is not None
-        attr = _create_attr(spec, btf, inner_fd)
-        ret, err = _libc.raw_bpf(k.BPF_MAP_CREATE, attr)
-        if ret < 0 and use_btf and err not in (errno.EPERM, errno.ENOMEM):
-            attr = _create_attr(spec, None, inner_fd)
-            ret, err = _libc.raw_bpf(k.BPF_MAP_CREATE, attr)
-        if ret < 0:
-            return _sys_bpf(k.BPF_MAP_CREATE, attr, "bpf(BPF_MAP_CREATE, %r type %d key %d value %d "
-                            "max_entries %d flags %#x)" % (spec.name, spec.map_type, spec.key_size,
-                                                           spec.value_size, spec.max_entries, spec.flags),
-                            {errno.EINVAL: "the kernel refuses this map definition (type, sizes or flags)"},
-                            _needs_bpf("creating map %r" % spec.name, spec.map_type in _NET_ADMIN_MAPS))
-        return ret
+        typed = spec.map_type not in _NO_BTF_TYPES
+        options: Dict[str, Any] = dict(
+            inner_map=inner, map_extra=spec.map_extra,
+            numa_node=spec.numa_node if spec.flags & k.BPF_F_NUMA_NODE else None)
+        args = (spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags,
+                spec.kernel_name or spec.name[:k.BPF_OBJ_NAME_LEN - 1])
+        if btf is not None:
+            try:
+                return create_map(*args, btf=btf, btf_key_type_id=spec.btf_key_type_id if typed else 0,
+                                  btf_value_type_id=spec.btf_value_type_id if typed else 0, **options)
+            except OSError as e:
+                if e.errno in (errno.EPERM, errno.ENOMEM):
+                    raise
+        return create_map(*args, **options)
     finally:
         if inner is not None:
-            _libc.close(inner, call="close(inner map of %s)" % spec.name)
+            inner.close()
 
 
-def _create_attr(spec: MapSpec, btf: Optional[BtfObject], inner_fd: int) -> k.bpf_attr_map_create:
-    name = spec.kernel_name or spec.name[:k.BPF_OBJ_NAME_LEN - 1]
-    attr = k.bpf_attr_map_create(
-        map_type=spec.map_type, key_size=spec.key_size, value_size=spec.value_size,
-        max_entries=spec.max_entries, map_flags=spec.flags, inner_map_fd=inner_fd,
-        numa_node=spec.numa_node, map_name=name.encode()[:k.BPF_OBJ_NAME_LEN - 1], map_extra=spec.map_extra)
-    if btf is not None:
-        attr.btf_fd = btf.fileno()
-        if spec.map_type not in _NO_BTF_TYPES:
-            attr.btf_key_type_id = spec.btf_key_type_id
-            attr.btf_value_type_id = spec.btf_value_type_id
-    return attr
-
-
-def _adopt(fd: int, spec: MapSpec) -> Map:  # type: ignore[type-arg]
-    from . import maps as _maps
-    cls: Any = {k.BPF_MAP_TYPE_ARRAY: _maps.ArrayMap, k.BPF_MAP_TYPE_PERCPU_ARRAY: _maps.PerCpuArrayMap,
-           k.BPF_MAP_TYPE_HASH: _maps.HashMap, k.BPF_MAP_TYPE_XSKMAP: _maps.XskMap}.get(spec.map_type, Map)
-    m: Any = object.__new__(cls)
-    m._fd, m.map_type, m.key_size, m.value_size = fd, spec.map_type, spec.key_size, spec.value_size
-    m.max_entries, m.flags, m.name, m._id = spec.max_entries, spec.flags, spec.kernel_name, None
-    m._what = "map %s" % spec.name
-    if cls is _maps.PerCpuArrayMap:
-        m.cpus = possible_cpus()
-    if cls is _maps.XskMap:
-        m._sockets = {}
-    adopted: Map = m  # type: ignore[type-arg]
-    return adopted
-
-
-def _reuse_pinned(spec: MapSpec, path: str) -> Map:  # type: ignore[type-arg]
+def _reuse_pinned(spec: MapSpec, path: str) -> Map[Any, Any]:
     """A LIBBPF_PIN_BY_NAME map pinned before: reused if it matches the definition."""
-    m = _adopt(obj_get(path, what="map %r" % spec.name), spec)
+    m: Map[Any, Any] = Map.from_pinned(path)
     info = m.info()
     want = (spec.map_type, spec.key_size, spec.value_size, spec.max_entries, spec.flags)
     have = (info.type, info.key_size, info.value_size, info.max_entries, info.flags)
@@ -801,7 +772,7 @@ def _reuse_pinned(spec: MapSpec, path: str) -> Map:  # type: ignore[type-arg]
     return m
 
 
-def _update_raw(m: Map, key: int, value: Union[bytes, int]) -> None:  # type: ignore[type-arg]
+def _update_raw(m: Map[Any, Any], key: int, value: Union[bytes, int]) -> None:
     """BPF_MAP_UPDATE_ELEM with a u32 key and a value of the map's size."""
     raw = value if isinstance(value, bytes) else value.to_bytes(4, "little")
     key_buf = ctypes.create_string_buffer(key.to_bytes(4, "little"), 4)

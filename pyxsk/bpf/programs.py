@@ -247,6 +247,19 @@ class Prog(_FdObject):
         return ProgInfo(raw.id, raw.type, raw.name.decode(), bytes(raw.tag).hex(),
                         raw.run_cnt, raw.run_time_ns, raw.nr_map_ids)
 
+    def map_ids(self) -> List[int]:
+        """The ids of the maps the program uses (BPF_OBJ_GET_INFO_BY_FD with a
+        map_ids buffer of nr_map_ids entries), in the kernel's order."""
+        call = "bpf(BPF_OBJ_GET_INFO_BY_FD, %s, map_ids)" % self._what
+        count = self.info().nr_map_ids
+        while True:      # bpf_prog_bind_map() may add maps between the two calls
+            ids = (ctypes.c_uint32 * count)()
+            raw = k.bpf_prog_info(nr_map_ids=count, map_ids=ctypes.addressof(ids))
+            raw = _info(self.fileno(), raw, call)
+            if raw.nr_map_ids <= count:
+                return list(ids[:raw.nr_map_ids])
+            count = raw.nr_map_ids
+
     def _state(self) -> str:
         return " id=%d name=%r tag=%s" % (self.id, self.name, self.tag)
 

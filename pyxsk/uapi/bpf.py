@@ -1080,6 +1080,40 @@ class bpf_map_info(ctypes.Structure):
     hash_size: Field[ctypes.c_uint32, int]
 
 
+class bpf_lpm_trie_key(ctypes.Structure):
+    """The head of an LPM_TRIE key: the prefix length in bits, then the
+    ``key_size - 4`` data bytes (``data[]``, a flexible array) it applies to.
+    6.8 renamed it bpf_lpm_trie_key_u8 (same layout, the old name kept)."""
+    _fields_ = [("prefixlen", _u32), ("data", _u8 * 0)]
+    prefixlen: Field[ctypes.c_uint32, int]
+    data: Field[ctypes.Array[ctypes.c_uint8], ctypes.Array[ctypes.c_uint8]]
+
+
+class _bpf_map_val_prog(ctypes.Union):
+    """The program of a DEVMAP or CPUMAP slot: an fd on write, its id on read."""
+    _fields_ = [("fd", ctypes.c_int32), ("id", _u32)]
+    fd: Field[ctypes.c_int32, int]
+    id: Field[ctypes.c_uint32, int]
+
+
+class bpf_devmap_val(ctypes.Structure):
+    """A DEVMAP/DEVMAP_HASH value of 8 bytes: the interface to redirect to and
+    an XDP program (expected_attach_type BPF_XDP_DEVMAP) run before it sends;
+    a 4-byte value is ``ifindex`` alone."""
+    _fields_ = [("ifindex", _u32), ("bpf_prog", _bpf_map_val_prog)]
+    ifindex: Field[ctypes.c_uint32, int]
+    bpf_prog: Field[_bpf_map_val_prog, _bpf_map_val_prog]
+
+
+class bpf_cpumap_val(ctypes.Structure):
+    """A CPUMAP value of 8 bytes: the queue size towards that CPU (0 empties
+    the slot) and an XDP program (expected_attach_type BPF_XDP_CPUMAP) run
+    there; a 4-byte value is ``qsize`` alone."""
+    _fields_ = [("qsize", _u32), ("bpf_prog", _bpf_map_val_prog)]
+    qsize: Field[ctypes.c_uint32, int]
+    bpf_prog: Field[_bpf_map_val_prog, _bpf_map_val_prog]
+
+
 class _bpf_link_info_xdp(ctypes.Structure):
     _fields_ = [("ifindex", _u32)]
     ifindex: Field[ctypes.c_uint32, int]
