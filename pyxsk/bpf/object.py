@@ -33,7 +33,6 @@ import struct
 import warnings
 from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
 
-from .. import _libc
 from ..errors import ObjectError, syscall_error
 from ..uapi import bpf as k
 from . import btf as _btf, elf
