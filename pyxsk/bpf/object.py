@@ -31,9 +31,9 @@ import errno
 import os
 import struct
 import warnings
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
-from ..errors import ObjectError, syscall_error
+from ..errors import ObjectError
 from ..uapi import bpf as k
 from . import btf as _btf, elf
 from .btf import Btf, BtfExt, BtfObject, FuncInfo, LineInfo
