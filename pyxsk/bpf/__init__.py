@@ -42,9 +42,9 @@ from __future__ import annotations
 
 from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
-from .links import Link, link_xdp, LinkInfo  # noqa: F401
+from .links import Link, link_xdp, link_by_id, LinkInfo  # noqa: F401
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link", "load", "prog_by_id",
-    "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
+    "link_xdp", "link_by_id", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
 ]
