@@ -20,17 +20,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import math
 import os
 import re
 import signal
 import sys
 import time
-from typing import (TYPE_CHECKING, Callable, ContextManager, List, NoReturn, Optional, Sequence,
-                    Tuple)
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, NoReturn, Optional,
+                    Sequence, Tuple)
 
 from .. import __version__, bpf, scheduling
-from . import benchmark, demo, interrupts, probe
+from . import benchmark, demo, interrupts, probe, progs
 from ..net import link, netns
 from ..capture import pcap
 from ..bpf import xdp
@@ -238,6 +239,11 @@ def _add_copy_mode(p: argparse.ArgumentParser) -> None:
                        help="bind in copy mode (default: the kernel chooses)")
 
 
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--json", action="store_true",
+                   help="print one JSON document on stdout instead of lines of text")
+
+
 def _command(subparsers: argparse._SubParsersAction[Parser], name: str, run: Optional[Command],
              summary_line: str, description: str, epilog: Optional[str] = None) -> Parser:
     p = subparsers.add_parser(name, help=summary_line, description=description, epilog=epilog,
@@ -284,8 +290,17 @@ veth pair, starts a traffic source (python3 -m pyxsk bench txonly) on the
 other end, and removes everything afterwards."""
 
 PROG_HELP = """\
-Shows the XDP program attached to an interface (id, mode, name, tag), or
-detaches it in the mode it is attached in."""
+Shows the XDP programs attached to an interface, or to every interface of
+the namespace (id, mode, name, tag), or detaches one in the mode it is
+attached in."""
+
+PROG_SHOW_HELP = """\
+Shows the XDP programs attached to IFACE, or to every interface of the
+namespace when none is named: one line each (interface, program id, mode,
+name, tag, number of maps).  With -j/--json: one JSON array instead, one
+object per program with the keys ifindex, ifname, mode ("skb", "drv" or
+"hw"), id, name, tag and map_count (name, tag and map_count null if the
+program was unloaded meanwhile); an empty array when there is none."""
 
 DOCTOR_HELP = """\
 Asks this kernel what it offers AF_XDP: sockets, the mmap-offsets layout,
@@ -377,10 +392,12 @@ def build_parser() -> Parser:
     p = _command(sub, "prog", None, "show or detach an interface's XDP program", PROG_HELP)
     prog_sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     prog_sub.required = True
-    q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_HELP,
-                 "example:\n  pyxsk prog show eth1")
-    q.add_argument("interface", type=interface_name, metavar="IFACE")
+    q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_SHOW_HELP,
+                 "examples:\n  pyxsk prog show eth1\n  pyxsk prog show -n ns1 --json")
+    q.add_argument("interface", type=interface_name, metavar="IFACE", nargs="?",
+                   help="the interface (default: every interface of the namespace)")
     _add_netns(q)
+    _add_json(q)
     q = _command(prog_sub, "detach", cmd_prog_detach, "remove the attached XDP program",
                  PROG_HELP, "example:\n  pyxsk prog detach eth1")
     q.add_argument("interface", type=interface_name, metavar="IFACE")
@@ -399,6 +416,7 @@ def build_parser() -> Parser:
                         "and generic XDP and bpf_link (never over an attached program)")
     p.add_argument("-z", "--zerocopy", action="store_true",
                    help="with IFACE: try a zero-copy bind (the driver rebuilds the queue)")
+    _add_json(p)
     return parser
 
 
@@ -639,25 +657,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # -- prog -----------------------------------------------------------------------------
 
-def _describe_prog(ifname: str, mode: str, prog_id: int) -> str:
-    try:
-        with bpf.prog_by_id(prog_id) as prog:
-            info = prog.info()
-    except FileNotFoundError:
-        return "%s: XDP program id %d, mode %s (unloaded meanwhile)" % (ifname, prog_id, mode)
-    return "%s: XDP program id %d, mode %s (%s), name %s, tag %s, %d maps" % (
-        ifname, prog_id, mode, summary.XDP_MODE_WORDS.get(mode, mode), info.name or "-",
-        info.tag, info.nr_map_ids)
+def say_json(document: object) -> None:
+    """One JSON document on one line of stdout (stable keys, as documented per command)."""
+    say(json.dumps(document))
 
 
 def cmd_prog_show(args: argparse.Namespace) -> int:
     with _in_netns(args):
-        device = _require_interface(args)
-        attached = device.xdp.prog_ids()
-        if not attached:
-            say("%s: no XDP program attached" % device.name)
-        for mode, prog_id in sorted(attached.items()):
-            say(_describe_prog(device.name, mode, prog_id))
+        devices = [_require_interface(args)] if args.interface else link.links()
+        records = progs.attached(devices)
+    if args.json:
+        say_json([record.json() for record in records])
+    elif records:
+        for record in records:
+            say(record.line())
+    elif args.interface:
+        say("%s: no XDP program attached" % args.interface)
+    else:
+        say("no XDP program attached to any interface%s" % (
+            " in network namespace %s" % args.netns if args.netns else ""))
     return EXIT_OK
 
 
@@ -708,23 +726,38 @@ def _finding_line(finding: probe.Finding) -> str:
     return line
 
 
-def _probe_own_veth() -> List[probe.Finding]:
+def _probe_own_veth(report: Callable[[str], None]) -> List[probe.Finding]:
     with temporary_veth_pair(queues=2) as pair:
-        say("probing on a veth pair of its own: %s (netns %s), removed afterwards"
-            % (pair.b.name, pair.b.netns))
+        report("probing on a veth pair of its own: %s (netns %s), removed afterwards"
+               % (pair.b.name, pair.b.netns))
         with netns.entered(pair.b.netns):
             return probe.InterfaceProbe(pair.b.name, own=True).run()
+
+
+def _doctor_json(args: argparse.Namespace, findings: List[probe.Finding],
+                 failed: List[str]) -> Dict[str, Any]:
+    """doctor's JSON document: where it probed, every finding, the verdict."""
+    return {
+        "platform": probe.platform_line(),
+        "interface": args.interface,
+        "netns": args.netns,
+        "queue": args.queue if args.interface is not None else None,
+        "findings": [finding._asdict() for finding in findings],
+        "works": not failed,
+        "missing": failed,
+    }
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     if args.interface is None and (args.netns or args.attach or args.zerocopy or args.queue):
         raise CommandError("--netns, --queue, --attach and --zerocopy go with an interface")
-    say("pyxsk doctor: %s" % probe.platform_line())
+    report = (lambda line: None) if args.json else say
+    report("pyxsk doctor: %s" % probe.platform_line())
     with interrupts.deferred():
         findings = probe.kernel()
         if findings[0].status == probe.OK:
             if args.interface is None:
-                findings += _probe_own_veth()
+                findings += _probe_own_veth(report)
             else:
                 with _in_netns(args):
                     _require_interface(args)
@@ -733,13 +766,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                     missing = probing.missing_queue()
                     if missing is not None:
                         raise CommandError(missing)
-                    say("probing %s queue %d%s" % (args.interface, args.queue,
-                                                   "" if not args.netns else " in netns %s"
-                                                   % args.netns))
+                    report("probing %s queue %d%s" % (args.interface, args.queue,
+                                                      "" if not args.netns else " in netns %s"
+                                                      % args.netns))
                     findings += probing.run()
+    failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
+    if args.json:
+        say_json(_doctor_json(args, findings, failed))
+        return EXIT_FAILED if failed else EXIT_OK
     for finding in findings:
         say(_finding_line(finding))
-    failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
     if failed:
         say("pyxsk cannot work here: %s" % ", ".join(failed))
         return EXIT_FAILED
