@@ -18,7 +18,7 @@ import os
 from typing import Any, Dict, Optional, Tuple, Type, TypeVar, cast, overload
 
 __all__ = [
-    "ConfigError", "AsmError", "NetlinkDecodeError", "PcapError", "LedgerError",
+    "ConfigError", "AsmError", "ObjectError", "NetlinkDecodeError", "PcapError", "LedgerError",
     "UnsupportedPlatformError", "InheritedSocketError",
     "SyscallError", "VerifierError", "NetlinkError", "InterfaceGoneError", "syscall_error",
 ]
@@ -30,6 +30,11 @@ class ConfigError(ValueError):
 
 class AsmError(ValueError):
     """An eBPF program that cannot be assembled as written."""
+
+
+class ObjectError(ConfigError):
+    """A BPF object file (ELF, BTF) that is malformed, or holds something
+    pyxsk does not support; the message names the section or record."""
 
 
 class NetlinkDecodeError(ValueError):

@@ -27,7 +27,8 @@ ATTR_PIECES = {
 # members whose whole C counterpart the piece covers (so the sizes agree too)
 WHOLE_MEMBER = {bpf.bpf_attr_info: "info", bpf.bpf_attr_test: "test",
                 bpf.bpf_attr_link_update: "link_update", bpf.bpf_attr_link_detach: "link_detach"}
-STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info, bpf.bpf_btf_info]
+STRUCTS = [bpf.xdp_md, bpf.bpf_prog_info, bpf.bpf_map_info, bpf.bpf_link_info, bpf.bpf_btf_info,
+           bpf.bpf_func_info, bpf.bpf_line_info]
 
 # Newer than the installed 6.1 headers: gcc cannot see them, BTF must.
 NEWER_THAN_HEADERS = {

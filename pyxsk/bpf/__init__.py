@@ -43,8 +43,11 @@ from __future__ import annotations
 from .maps import Map, ArrayMap, PerCpuArrayMap, HashMap, XskMap, MapInfo, possible_cpus  # noqa: F401
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
 from .links import Link, link_xdp, link_by_id, LinkInfo  # noqa: F401
+from .object import Object, ObjectFile, MapSpec, ProgramSpec, Variable, open_object, load_object  # noqa: F401
+from ..errors import ObjectError  # noqa: F401
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "XskMap", "Prog", "Link", "load", "prog_by_id",
     "link_xdp", "link_by_id", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
+    "Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object", "ObjectError",
 ]

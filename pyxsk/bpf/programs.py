@@ -8,19 +8,26 @@ import ctypes
 import enum
 import errno
 import os
-from typing import Iterable, NamedTuple, Optional, Tuple, Type, TypeVar, Union
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
-from . import asm
+from . import asm, btf as _btf
+from .btf import FuncInfo, LineInfo
 from .. import _libc
 from ..errors import ConfigError, VerifierError, syscall_error
 from ..uapi import bpf as k
-from .syscall import (_FdObject, _NET_ADMIN_PROGS, _info, _needs_bpf, _obj_name, _sys_bpf,
-                      obj_get_kind)
+from .syscall import (FdLike, _FdObject, _NET_ADMIN_PROGS, _fd_of, _info, _needs_bpf, _obj_name,
+                      _sys_bpf, obj_get_kind)
 
 DEFAULT_LICENSE = "Dual MIT/GPL"   # pyxsk's programs; GPL-compatible, so every helper is allowed
 LOG_START_SIZE = 64 * 1024
 LOG_MAX_SIZE = ((1 << 32) - 1) >> 8  # kernels before 5.2 refuse log_size above UINT_MAX >> 8
 ETH_HLEN = 14                        # BPF_PROG_TEST_RUN refuses shorter XDP frames
+_DEFAULT_FUNC_NAME = "pyxsk_prog"    # the BTF function of an unnamed assembled program
+# the context structure each program type's entry takes (its BTF argument)
+_CONTEXTS: Dict[int, str] = {
+    k.BPF_PROG_TYPE_XDP: "xdp_md", k.BPF_PROG_TYPE_SCHED_CLS: "__sk_buff",
+    k.BPF_PROG_TYPE_SCHED_ACT: "__sk_buff", k.BPF_PROG_TYPE_SOCKET_FILTER: "__sk_buff",
+}
 
 
 class XdpAction(enum.IntEnum):
@@ -85,7 +92,9 @@ def _load_once(attr: k.bpf_attr_prog_load, log_size: int, log_level: int) -> Tup
 
 def load(program: ProgramSource, name: Optional[str] = None, prog_type: int = k.BPF_PROG_TYPE_XDP,
          license: str = DEFAULT_LICENSE, log_level: int = 0, flags: int = 0,
-         expected_attach_type: int = 0) -> Prog:
+         expected_attach_type: Optional[int] = None, *, btf: Union[FdLike, None, bool] = True,
+         func_info: Sequence[FuncInfo] = (), line_info: Sequence[LineInfo] = (),
+         kern_version: int = 0) -> Prog:
     """BPF_PROG_LOAD: load ``program`` (an asm.Program, a list of
     instructions, or assembled bytes) and return a :class:`Prog`.
 
@@ -94,16 +103,73 @@ def load(program: ProgramSource, name: Optional[str] = None, prog_type: int = k.
     BPF_LOG_LEVEL1 to get its reasons, growing the buffer while the kernel
     answers ENOSPC, and raises VerifierError carrying the log.  With
     ``log_level`` > 0 the log of a successful load is kept as ``prog.log``.
+
+    ``expected_attach_type`` defaults to BPF_XDP for XDP programs, as libbpf
+    loads them (since 6.18 a prog array refuses a program whose attach type
+    differs from its owner's).  ``btf``: the loaded BTF object (or fd) that
+    ``func_info`` and ``line_info`` refer to; by default (True) an assembled
+    program of a type with a known context gets BTF of its own, a function
+    ``int <name>(struct <context> *ctx)``, so bpftool and xdpdump see a named,
+    typed function; False or None loads without BTF.
     """
     insns = _instructions(program)      # AsmError here, before the kernel sees anything
+    if expected_attach_type is None:
+        expected_attach_type = k.BPF_XDP if prog_type == k.BPF_PROG_TYPE_XDP else 0
     lic = ctypes.create_string_buffer(license.encode())
     insn_buf = ctypes.create_string_buffer(insns, len(insns))
     attr = k.bpf_attr_prog_load(
         prog_type=prog_type, insn_cnt=len(insns) // asm.INSN_SIZE, insns=ctypes.addressof(insn_buf),
         license=ctypes.addressof(lic), prog_flags=flags, prog_name=_obj_name(name, "program"),
-        expected_attach_type=expected_attach_type)
+        expected_attach_type=expected_attach_type, kern_version=kern_version)
     call = "bpf(BPF_PROG_LOAD, %r, %d instructions)" % (name or "", attr.insn_cnt)
+    own_btf = None
+    if btf is True:
+        own_btf, func_info, line_info = _own_btf(name, prog_type)
+        btf = own_btf
+    try:
+        keep = _attach_btf(attr, None if btf is False or btf is None else btf, func_info, line_info)
+        return _load_attr(attr, call, prog_type, log_level, keep)
+    finally:
+        if own_btf is not None:
+            own_btf.close()
 
+
+def _own_btf(name: Optional[str], prog_type: int) -> Tuple[Optional[_btf.BtfObject], Sequence[FuncInfo],
+                                                             Sequence[LineInfo]]:
+    """BTF for an assembled program: one FUNC for its entry, as clang would write."""
+    context = _CONTEXTS.get(prog_type)
+    if context is None:
+        return None, (), ()
+    blob, func_id = _btf.program_btf(name or _DEFAULT_FUNC_NAME, context)
+    return _btf.BtfObject(blob.encode(), "program %s" % (name or "")), (FuncInfo(0, func_id),), ()
+
+
+def _attach_btf(attr: k.bpf_attr_prog_load, btf: Optional[FdLike], func_info: Sequence[FuncInfo],
+                line_info: Sequence[LineInfo]) -> List[object]:
+    """Point ``attr`` at the BTF fd and records; returns the buffers to keep alive."""
+    if btf is None:
+        if func_info or line_info:
+            raise ConfigError("func_info and line_info refer to BTF: pass btf= as well")
+        return []
+    attr.prog_btf_fd = _fd_of(btf, "btf")
+    keep: List[object] = []
+    for records, rec_type, what in ((func_info, k.bpf_func_info, "func_info"),
+                                    (line_info, k.bpf_line_info, "line_info")):
+        if not records:
+            continue
+        array = (rec_type * len(records))()
+        for i, r in enumerate(records):
+            array[i] = rec_type(*r)
+        keep.append(array)
+        setattr(attr, what, ctypes.addressof(array))
+        setattr(attr, what + "_cnt", len(records))
+        setattr(attr, what + "_rec_size", ctypes.sizeof(rec_type))
+    return keep
+
+
+def _load_attr(attr: k.bpf_attr_prog_load, call: str, prog_type: int, log_level: int,
+               keep: List[object]) -> Prog:
+    """BPF_PROG_LOAD with ``attr`` ready: the log on refusal, the memlock retry."""
     log_size = LOG_START_SIZE if log_level else 0
     ret, err, log, wanted = _load_once(attr, log_size, log_level)
     if ret < 0 and err == errno.EPERM:

@@ -1000,6 +1000,24 @@ class bpf_prog_info(ctypes.Structure):
     attach_btf_id: Field[ctypes.c_uint32, int]
 
 
+class bpf_func_info(ctypes.Structure):
+    """struct bpf_func_info: the BTF FUNC of the function starting at insn_off
+    (in instructions from the program's start)."""
+    _fields_ = [("insn_off", _u32), ("type_id", _u32)]
+    insn_off: Field[ctypes.c_uint32, int]
+    type_id: Field[ctypes.c_uint32, int]
+
+
+class bpf_line_info(ctypes.Structure):
+    """struct bpf_line_info: the source line (string offsets into the BTF,
+    line_col = line << 10 | column) of the instruction at insn_off."""
+    _fields_ = [("insn_off", _u32), ("file_name_off", _u32), ("line_off", _u32), ("line_col", _u32)]
+    insn_off: Field[ctypes.c_uint32, int]
+    file_name_off: Field[ctypes.c_uint32, int]
+    line_off: Field[ctypes.c_uint32, int]
+    line_col: Field[ctypes.c_uint32, int]
+
+
 class bpf_btf_info(ctypes.Structure):
     """struct bpf_btf_info: BPF_OBJ_GET_INFO_BY_FD's answer for a BTF object."""
     _fields_ = [("btf", _u64), ("btf_size", _u32), ("id", _u32), ("name", _u64), ("name_len", _u32),
