@@ -57,7 +57,7 @@ DUMP_BATCH = 64
 STDOUT = "-"
 
 USER_ERRORS = (OSError, ConfigError, PcapError, CleanupError, UnsupportedPlatformError,
-               benchmark.BenchError)
+               benchmark.BenchError, progs.ProgError)
 
 
 class CommandError(Exception):
@@ -198,6 +198,20 @@ def mac_address(text: str) -> str:
     return text
 
 
+# --mode of prog load: xdp-loader's words and pyxsk's (drv, skb) alike
+LOAD_MODES = {"auto": "auto", "native": "drv", "drv": "drv", "skb": "skb", "generic": "skb",
+              "hw": "hw"}
+
+
+def load_mode(text: str) -> str:
+    """An XDP mode for prog load, as pyxsk names it (auto, drv, skb or hw)."""
+    try:
+        return LOAD_MODES[text]
+    except KeyError:
+        raise argparse.ArgumentTypeError("%r is not an XDP mode: auto, native (or drv), skb (or "
+                                         "generic), hw" % text) from None
+
+
 def filter_text(text: str) -> str:
     try:
         xdp.parse_filter(text)
@@ -290,9 +304,35 @@ veth pair, starts a traffic source (python3 -m pyxsk bench txonly) on the
 other end, and removes everything afterwards."""
 
 PROG_HELP = """\
-Shows the XDP programs attached to an interface, or to every interface of
-the namespace (id, mode, name, tag), or detaches one in the mode it is
-attached in."""
+Loads a clang-built object file and attaches its XDP program (load), shows
+the XDP programs attached to an interface or to every interface of the
+namespace (show), detaches one (detach), or removes what load pinned
+(unload)."""
+
+PROG_LOAD_HELP = """\
+Loads a BPF object file built by clang (clang -O2 -g -target bpf -c
+prog.c) -- every program and map in it, with pyxsk's own loader, no libbpf
+-- and attaches one XDP program to IFACE: the function --program names, or
+the object's only XDP program.  A section name that says no program type
+(SEC("foo")) needs --type xdp.
+
+Without --pin the program is attached by netlink, as xdp-loader and
+ip link do: it stays attached after pyxsk exits, until
+"pyxsk prog detach IFACE".  The object's other programs go when pyxsk
+exits; its maps live as long as the attached program uses them.
+
+With --pin DIR (on a bpffs; made if missing, else it must be empty) the
+program is attached through a BPF link, and the link, every program and
+every map are pinned: DIR/link, DIR/progs/NAME, DIR/maps/NAME, for bpftool
+or Prog.from_pinned to find.  The pinned link keeps the program attached
+after pyxsk exits and netlink cannot displace it; "pyxsk prog unload DIR"
+detaches it and removes the pins."""
+
+PROG_UNLOAD_HELP = """\
+Undoes "pyxsk prog load --pin DIR": detaches the pinned link's program from
+its interface at once, removes DIR/link, DIR/progs and DIR/maps, and DIR
+itself unless something else is in it.  Maps pinned by name
+(LIBBPF_PIN_BY_NAME, under --pin-root) stay, as libbpf leaves them."""
 
 PROG_SHOW_HELP = """\
 Shows the XDP programs attached to IFACE, or to every interface of the
@@ -389,7 +429,7 @@ def build_parser() -> Parser:
     _add_xdp_mode(p)
     _add_copy_mode(p)
 
-    p = _command(sub, "prog", None, "show or detach an interface's XDP program", PROG_HELP)
+    p = _command(sub, "prog", None, "load, show, detach or unload XDP programs", PROG_HELP)
     prog_sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     prog_sub.required = True
     q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_SHOW_HELP,
@@ -398,6 +438,31 @@ def build_parser() -> Parser:
                    help="the interface (default: every interface of the namespace)")
     _add_netns(q)
     _add_json(q)
+    q = _command(prog_sub, "load", cmd_prog_load, "load an object file, attach its XDP program",
+                 PROG_LOAD_HELP, "examples:\n  pyxsk prog load xdp_prog.o eth1\n  pyxsk prog "
+                 "load filters.o eth1 --program xdp_drop_udp --mode skb --pin "
+                 "/sys/fs/bpf/filters")
+    q.add_argument("object", metavar="OBJ", help="the BPF object file (ELF, from clang)")
+    q.add_argument("interface", type=interface_name, metavar="IFACE")
+    _add_netns(q)
+    q.add_argument("-p", "--program", metavar="NAME",
+                   help="the function to attach (default: the object's only XDP program)")
+    q.add_argument("-m", "--mode", type=load_mode, default="auto",
+                   metavar="{auto,native,skb,hw}",
+                   help="attach natively (native, also drv), generically (skb, also generic), "
+                        "offloaded (hw), or auto: native if the driver can, else generic "
+                        "(default)")
+    q.add_argument("--pin", metavar="DIR",
+                   help="attach through a BPF link and pin it, every program and every map "
+                        "under DIR (on a bpffs)")
+    q.add_argument("--type", choices=progs.XDP_TYPE_NAMES,
+                   help="the program type of every section, for section names that say none")
+    q.add_argument("--pin-root", metavar="DIR",
+                   help="where maps declared LIBBPF_PIN_BY_NAME are pinned, or reused from "
+                        "(default /sys/fs/bpf, as libbpf)")
+    q = _command(prog_sub, "unload", cmd_prog_unload, "detach and unpin what prog load --pin "
+                 "made", PROG_UNLOAD_HELP, "example:\n  pyxsk prog unload /sys/fs/bpf/filters")
+    q.add_argument("pin_dir", metavar="DIR", help="the directory given to prog load --pin")
     q = _command(prog_sub, "detach", cmd_prog_detach, "remove the attached XDP program",
                  PROG_HELP, "example:\n  pyxsk prog detach eth1")
     q.add_argument("interface", type=interface_name, metavar="IFACE")
@@ -699,6 +764,47 @@ def cmd_prog_detach(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _count(n: int, noun: str) -> str:
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+
+
+def cmd_prog_load(args: argparse.Namespace) -> int:
+    with _in_netns(args):
+        device = _require_interface(args)
+        _refuse_attached(device, "prog load")
+        with interrupts.deferred():
+            done = progs.load(args.object, device.name, args.program, args.mode, args.pin,
+                              args.type, args.pin_root)
+    where = " -n %s" % args.netns if args.netns else ""
+    head = "%s: attached XDP program %s (id %d) from %s in %s mode" % (
+        done.ifname, done.program, done.prog_id, args.object, done.mode)
+    if done.pin_dir is None:
+        say("%s by netlink; it stays attached after pyxsk exits (remove it: pyxsk prog detach "
+            "%s%s)" % (head, done.ifname, where))
+    else:
+        say("%s through BPF link id %s, pinned at %s with %s and %s (remove them: pyxsk prog "
+            "unload %s)" % (head, done.link_id, os.path.join(done.pin_dir, progs.PIN_LINK),
+                            _count(done.programs, "program"), _count(done.maps, "map"),
+                            done.pin_dir))
+    return EXIT_OK
+
+
+def cmd_prog_unload(args: argparse.Namespace) -> int:
+    with interrupts.deferred():
+        done = progs.unload(args.pin_dir)
+    if done.link is None:
+        what = "no pinned link"
+    elif done.link.ifindex:
+        what = "detached XDP program id %d from ifindex %d (link id %d)" % (
+            done.link.prog_id, done.link.ifindex, done.link.id)
+    else:
+        what = "link id %d was attached nowhere any more" % done.link.id
+    say("%s: %s; removed %s%s" % (args.pin_dir, what, _count(done.pins, "pin"),
+                                      "" if done.removed_dir else
+                                      "; left the directory: it holds other files"))
+    return EXIT_OK
+
+
 def _detach(device: link.Link, mode: str, prog: bpf.Prog) -> None:
     """Detach ``prog`` from ``device`` in ``mode``, only if it is still the one there."""
     try:
@@ -706,8 +812,9 @@ def _detach(device: link.Link, mode: str, prog: bpf.Prog) -> None:
     except OSError as e:
         if e.errno == errno.EBUSY:
             raise CommandError("program %d on %s is held by a BPF link: the process that created "
-                               "the link removes it by closing it (or: bpftool link detach)"
-                               % (prog.id, device.name)) from None
+                               "the link removes it by closing it; a link pinned by pyxsk prog "
+                               "load --pin DIR goes with pyxsk prog unload DIR (or: bpftool link "
+                               "detach)" % (prog.id, device.name)) from None
         if e.errno == errno.EEXIST:
             raise CommandError("the program on %s changed meanwhile: run prog show again"
                                % device.name) from None
