@@ -74,7 +74,11 @@ def _instructions(program: ProgramSource) -> bytes:
     if isinstance(program, asm.Program):
         return program.assemble()
     if isinstance(program, (bytes, bytearray, memoryview)):
-        return bytes(program)
+        raw = bytes(program)
+        if raw[:4] == b"\x7fELF":
+            raise ConfigError("these bytes are an ELF object file, not instructions: load it with "
+                              "bpf.load_object(path), or bpf.ObjectFile(data).load()")
+        return raw
     return asm.Program(program).assemble()
 
 
