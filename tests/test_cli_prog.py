@@ -270,6 +270,24 @@ def test_load_with_pin_keeps_a_pinned_link_until_unload(objects, veth_pair, bpff
 
 
 @pytest.mark.root
+def test_unload_after_the_interface_went_removes_the_pins(objects, make_veth_pair, bpffs):
+    b = make_veth_pair().b
+    pin = os.path.join(bpffs, "gone")
+    loaded = pyxsk("prog", "load", objects["cli_two"], b.name, "-n", b.netns, "-p", "cli_pass",
+                   "--pin", pin)
+    assert loaded.returncode == 0, loaded.stderr
+    link.delete_link(b.name, netns=b.netns)            # the veth pair goes; the link is defunct
+    with bpf.Link.from_pinned(os.path.join(pin, "link")) as held:
+        link_id = held.id
+        assert held.ifindex == 0
+    unloaded = pyxsk("prog", "unload", pin)
+    assert unloaded.returncode == 0, unloaded.stderr
+    assert unloaded.stdout == "%s: link id %d was attached nowhere any more; removed 4 pins\n" % (
+        pin, link_id)                                 # the link and 3 programs (no maps)
+    assert not os.path.lexists(pin)
+
+
+@pytest.mark.root
 def test_load_chooses_a_program_or_says_which_there_are(objects, veth_pair):
     b = veth_pair.b
     two = objects["cli_two"]

@@ -270,7 +270,8 @@ class Prog(_FdObject):
         The kernel opens programs read-write only, so ``flags`` may not hold
         BPF_F_RDONLY or BPF_F_WRONLY (those are for maps).  A map or link
         pinned at ``path`` is a ConfigError; nothing there is
-        FileNotFoundError, a path outside a bpffs EINVAL or EPERM."""
+        FileNotFoundError; a directory, or a file outside a bpffs,
+        PermissionError (EACCES)."""
         if isinstance(flags, bool) or not isinstance(flags, int) or flags < 0:
             raise ConfigError("flags must be an int >= 0, not %r" % (flags,))
         if flags & (k.BPF_F_RDONLY | k.BPF_F_WRONLY):

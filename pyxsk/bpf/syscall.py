@@ -204,7 +204,8 @@ def obj_get(path: Union[str, "os.PathLike[str]"], flags: int = 0, what: str = "p
                       "mount (or its mode refuses this process)",
         errno.EINVAL: "flags the kernel does not take for what is pinned there (programs and "
                       "links open read-write only)",
-        errno.EPERM: "the path's mode refuses this process",
+        errno.EPERM: "bpf(2) is closed to this process (kernel.unprivileged_bpf_disabled: needs "
+                     "CAP_BPF)",
     })
 
 
