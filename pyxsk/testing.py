@@ -7,7 +7,11 @@ permanent neighbour entries (traffic flows without ARP or neighbour
 discovery).  On exit it deletes the veth and both namespaces, also when the
 body raised, then checks that none of them is left.
 
-The fixtures ``veth_pair`` and ``make_veth_pair`` wrap it.  To use them::
+:func:`bpffs` mounts a bpf filesystem of its own on a fresh temporary
+directory, for pins no other test or program sees, and unmounts it (which
+drops every pin in it) and removes the directory on exit.
+
+The fixtures ``veth_pair``, ``make_veth_pair`` and ``bpffs`` wrap them.  To use them::
 
     # conftest.py
     pytest_plugins = ["pyxsk.testing"]
@@ -19,10 +23,13 @@ The fixtures ``veth_pair`` and ``make_veth_pair`` wrap it.  To use them::
     def test_native_xdp(make_veth_pair):
         pair = make_veth_pair(queues=2, mtu=1500)
 
+    def test_pin(bpffs):
+        prog.pin(os.path.join(bpffs, "prog"))  # bpffs: the mount point, a str
+
 pyxsk never imports pytest: the fixtures take the pytest module that loads
 this module as a plugin, so
 ``import pyxsk.testing`` works without it.  Creating namespaces needs root
-(CAP_SYS_ADMIN and CAP_NET_ADMIN); the fixtures skip the test elsewhere.
+(CAP_SYS_ADMIN and CAP_NET_ADMIN), mounting too; the fixtures skip the test elsewhere.
 """
 
 from __future__ import annotations
@@ -33,10 +40,12 @@ import ipaddress
 import itertools
 import os
 import sys
+import tempfile
 import time
 from typing import (TYPE_CHECKING, Any, Callable, Iterator, List, NamedTuple, Optional, Sequence,
                     Tuple, Type, TypeVar, Union)
 
+from . import _libc
 from .net import link as _link
 from .net import netns as _netns
 from .uapi import if_ as _if
@@ -66,7 +75,7 @@ if TYPE_CHECKING:
         links: List[Tuple[Optional[str], str]]
 
 __all__ = [
-    "VethEnd", "VethPair", "CleanupError", "temporary_veth_pair", "unique_name",
+    "VethEnd", "VethPair", "CleanupError", "temporary_veth_pair", "unique_name", "bpffs",
     "DEFAULT_IPV4", "DEFAULT_IPV6",
 ]
 
@@ -280,6 +289,49 @@ def temporary_veth_pair(queues: int = 1, mtu: Optional[int] = None,
         _teardown(created, names)
 
 
+# -- bpffs ------------------------------------------------------------------------
+
+BPFFS_TYPE = "bpf"
+BPFFS_PREFIX = "pyxsk-bpffs-"
+
+
+@contextlib.contextmanager
+def bpffs() -> Iterator[str]:
+    """Yield the path of a bpf filesystem of its own: a new bpffs instance
+    (each mount of type "bpf" is one) on a fresh directory under the
+    temporary directory, so its pins meet no one else's.
+
+    On exit, also when the body raised, it is unmounted and the directory
+    removed.  Unmounting frees the filesystem, and with it every pin: a
+    pinned map, program or link lives on only if an fd or an attachment
+    still holds it.  The unmount is lazy (MNT_DETACH), so a shell or file
+    still inside cannot keep the mount in place.  :class:`CleanupError` if the
+    directory cannot be removed or is still a mount point.
+    """
+    path = tempfile.mkdtemp(prefix=BPFFS_PREFIX)
+    try:
+        _libc.mount(BPFFS_TYPE, path, BPFFS_TYPE, 0, call="mount(-t bpf %s)" % path, hints={
+            errno.ENODEV: "this kernel has no bpf filesystem (CONFIG_BPF_SYSCALL)",
+            errno.EPERM: "mounting a filesystem needs CAP_SYS_ADMIN"})
+    except BaseException:
+        os.rmdir(path)
+        raise
+    try:
+        yield path
+    finally:
+        _remove_bpffs(path)
+
+
+def _remove_bpffs(path: str) -> None:
+    try:
+        _libc.umount2(path, _libc.MNT_DETACH, call="umount2(%s, MNT_DETACH)" % path)
+        os.rmdir(path)
+    except OSError as e:
+        raise CleanupError("bpffs %s: %s" % (path, e)) from e
+    if os.path.lexists(path):
+        raise CleanupError("bpffs %s: still there after unmount and rmdir" % path)
+
+
 # -- pytest plugin ------------------------------------------------------------
 
 def _require_root(pytest: _Pytest) -> None:
@@ -308,6 +360,16 @@ def _fixture_plugin(pytest: _Pytest) -> object:
                 def make(**options: Any) -> VethPair:     # temporary_veth_pair's options
                     return stack.enter_context(temporary_veth_pair(**options))
                 yield make
+
+        @pytest.fixture
+        def bpffs(self) -> Iterator[str]:
+            """The path of a private bpffs mount (the module's :func:`bpffs`:
+            a method body sees module names, not the class's), removed with
+            every pin in it after the test."""
+            if os.geteuid() != 0:
+                pytest.skip("mounting a bpffs needs root (CAP_SYS_ADMIN)")
+            with bpffs() as path:
+                yield path
 
     return Fixtures()
 

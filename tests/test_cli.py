@@ -279,7 +279,7 @@ def test_help_on_every_command(words):
     (["bench", "txonly", "--size", "20"], "at least 60 bytes"),
     (["bench", "txonly", "--dst-mac", "02:00"], "not a MAC address"),
     (["demo", "--bogus"], "unrecognized arguments: --bogus"),
-    (["prog", "show"], "required: IFACE"),
+    (["prog", "detach"], "required: IFACE"),
 ])
 def test_bad_command_lines_give_one_line(args, says):
     line = assert_one_line_error(pyxsk(*args), EXIT_USAGE)

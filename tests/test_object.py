@@ -66,6 +66,7 @@ def test_programs_in_one_section_call_static_and_global_functions(tmp_path):
         assert obj.programs["first"].test_run(FRAME).action == bpf.XdpAction.PASS
         assert obj.programs["second"].test_run(FRAME).action == bpf.XdpAction.DROP
         assert obj.programs["with_frags"].test_run(FRAME).action == bpf.XdpAction.TX
+        assert obj.programs["with_frags"].section == "xdp.frags"
         info = bpftool_json("prog", "show", "id", str(obj.programs["first"].info().id))
         assert info["name"] == "first" and info["btf_id"] > 0
 

@@ -50,7 +50,7 @@ from .maps import (Map, ArrayMap, PerCpuArrayMap, HashMap, PerCpuHashMap, LruHas
                    CpuMap, CpuMapValue, ProgArray, ArrayOfMaps, HashOfMaps, MapInfo, create_map,
                    map_by_id, map_class, possible_cpus)
 from .programs import Prog, load, prog_by_id, XdpAction, TestRun, ProgInfo  # noqa: F401
-from .links import Link, link_xdp, LinkInfo  # noqa: F401
+from .links import Link, link_xdp, link_by_id, LinkInfo  # noqa: F401
 from ..errors import ObjectError  # noqa: F401
 
 TYPE_CHECKING = False        # mypy takes it as True; the object loader is imported on first use
@@ -67,7 +67,7 @@ __all__ = [
     "LpmTrieMap", "LpmKey", "XskMap", "DevMap", "DevMapHash", "DevMapValue", "CpuMap", "CpuMapValue",
     "ProgArray", "ArrayOfMaps", "HashOfMaps", "create_map", "map_by_id", "map_class",
     "Prog", "Link", "load", "prog_by_id",
-    "link_xdp", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
+    "link_xdp", "link_by_id", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
     "Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object", "ObjectError",
 ]
 

@@ -1,17 +1,19 @@
 """XDP through BPF links (BPF_LINK_CREATE, Linux 5.9): an attachment the
 kernel removes when the link's last fd closes -- also when the process
-dies."""
+dies -- unless the link is pinned on a bpffs, which keeps it until the pin
+is unlinked (:meth:`Link.from_pinned` opens it again)."""
 
 from __future__ import annotations
 
 import errno
+import os
 from typing import Dict, NamedTuple, Optional, Union
 
 from .. import _libc
 from ..errors import ConfigError
 from ..uapi import bpf as k
 from ..uapi import if_link as _ifla
-from .syscall import FdLike, _FdObject, _fd_of, _info, _sys_bpf
+from .syscall import FdLike, _FdObject, _fd_of, _info, _sys_bpf, obj_get_kind
 
 
 class LinkInfo(NamedTuple):
@@ -20,6 +22,19 @@ class LinkInfo(NamedTuple):
     type: int
     prog_id: int
     ifindex: Optional[int]
+
+
+# enum bpf_link_type -> the word bpftool prints
+LINK_TYPE_NAMES: Dict[int, str] = {
+    k.BPF_LINK_TYPE_RAW_TRACEPOINT: "raw_tracepoint", k.BPF_LINK_TYPE_TRACING: "tracing",
+    k.BPF_LINK_TYPE_CGROUP: "cgroup", k.BPF_LINK_TYPE_ITER: "iter",
+    k.BPF_LINK_TYPE_NETNS: "netns", k.BPF_LINK_TYPE_XDP: "xdp",
+    k.BPF_LINK_TYPE_PERF_EVENT: "perf_event", k.BPF_LINK_TYPE_KPROBE_MULTI: "kprobe_multi",
+    k.BPF_LINK_TYPE_STRUCT_OPS: "struct_ops", k.BPF_LINK_TYPE_NETFILTER: "netfilter",
+    k.BPF_LINK_TYPE_TCX: "tcx", k.BPF_LINK_TYPE_UPROBE_MULTI: "uprobe_multi",
+    k.BPF_LINK_TYPE_NETKIT: "netkit", k.BPF_LINK_TYPE_SOCKMAP: "sockmap",
+}
+_U32_MAX = (1 << 32) - 1
 
 
 def _ifindex(interface: Union[str, int]) -> int:
@@ -83,6 +98,34 @@ class Link(_FdObject):
         self._requested_ifindex = ifindex
         self.mode = mode     # "skb", "drv", "hw", or "auto" (the kernel chose)
 
+    @classmethod
+    def from_pinned(cls, path: Union[str, "os.PathLike[str]"]) -> Link:
+        """The link pinned at ``path`` on a bpffs (BPF_OBJ_GET), holding a new
+        fd of its own.  Closing it leaves the attachment alone while the pin
+        exists; unlink the pin first and the close detaches (or
+        :meth:`detach` at once).  ``mode`` is None: the kernel does not say
+        which mode an XDP link got (the interface's IFLA_XDP does).  A map or
+        program pinned at ``path`` is a ConfigError; nothing there is
+        FileNotFoundError."""
+        fd = obj_get_kind(path, "link")
+        return cls._from_fd(fd, "pinned link %r" % os.fsdecode(path))
+
+    @classmethod
+    def _from_fd(cls, fd: int, what: str) -> Link:
+        """A Link owning ``fd`` (a link made elsewhere), named for its type."""
+        link = cls(fd)
+        link._what = what
+        try:
+            info = link.info()
+        except BaseException:
+            link.close()
+            raise
+        link._what = "XDP link"
+        link._requested_ifindex = info.ifindex
+        if info.type != k.BPF_LINK_TYPE_XDP:
+            link._what = "%s link" % LINK_TYPE_NAMES.get(info.type, "type %d" % info.type)
+        return link
+
     def info(self) -> LinkInfo:
         raw = _info(self.fileno(), k.bpf_link_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % self._what)
         ifindex = raw.xdp.ifindex if raw.type == k.BPF_LINK_TYPE_XDP else None
@@ -117,3 +160,16 @@ class Link(_FdObject):
         except OSError:
             return ""
         return " id=%d prog_id=%d ifindex=%d" % (info.id, info.prog_id, info.ifindex or 0)
+
+
+def link_by_id(link_id: int) -> Link:
+    """The BPF link with id ``link_id`` (BPF_LINK_GET_FD_BY_ID), as a
+    :class:`Link` holding a new fd of its own (as ``bpftool link show id``
+    finds it).  Needs CAP_SYS_ADMIN; an id no link has is FileNotFoundError."""
+    if isinstance(link_id, bool) or not isinstance(link_id, int) or not 0 < link_id <= _U32_MAX:
+        raise ConfigError("a link id is an int from 1 to %d, not %r" % (_U32_MAX, link_id))
+    fd = _sys_bpf(k.BPF_LINK_GET_FD_BY_ID, k.bpf_attr_get_id(link_id=link_id),
+                  "bpf(BPF_LINK_GET_FD_BY_ID, %d)" % link_id,
+                  {errno.ENOENT: "no BPF link has id %d" % link_id},
+                  ("looking links up by id", ("CAP_SYS_ADMIN",), None))
+    return Link._from_fd(fd, "link id %d" % link_id)

@@ -620,11 +620,13 @@ class Object:
     def _load_program(self, spec: ProgramSpec, fds: Mapping[str, int], log_level: int) -> Prog:
         insns = self.spec.instructions(spec.name, fds)
         funcs, lines = self.spec.btf_records(spec.name) if self.btf is not None else ([], [])
-        return load(insns, name=spec.name[:k.BPF_OBJ_NAME_LEN - 1], prog_type=spec.prog_type,
+        prog = load(insns, name=spec.name[:k.BPF_OBJ_NAME_LEN - 1], prog_type=spec.prog_type,
                     license=self.spec.license, log_level=log_level, flags=spec.flags,
                     expected_attach_type=spec.expected_attach_type,
                     btf=self.btf if funcs else None, func_info=funcs, line_info=lines if funcs else (),
                     kern_version=self.spec.kern_version)
+        prog.name, prog.section = spec.name, spec.section      # the whole function name, not the kernel's 15
+        return prog
 
     def _bind_read_only_data(self, prog: Prog) -> None:
         """BPF_PROG_BIND_MAP every read-only data map to the program, as libbpf

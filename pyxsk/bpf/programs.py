@@ -7,14 +7,16 @@ from __future__ import annotations
 import ctypes
 import enum
 import errno
-from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Union
+import os
+from typing import Dict, Iterable, List, NamedTuple, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 from . import asm, btf as _btf
 from .btf import FuncInfo, LineInfo
 from .. import _libc
 from ..errors import ConfigError, VerifierError, syscall_error
 from ..uapi import bpf as k
-from .syscall import FdLike, _FdObject, _NET_ADMIN_PROGS, _fd_of, _info, _needs_bpf, _obj_name, _sys_bpf
+from .syscall import (FdLike, _FdObject, _NET_ADMIN_PROGS, _fd_of, _info, _needs_bpf, _obj_name,
+                      _sys_bpf, obj_get_kind)
 
 DEFAULT_LICENSE = "Dual MIT/GPL"   # pyxsk's programs; GPL-compatible, so every helper is allowed
 LOG_START_SIZE = 64 * 1024
@@ -218,9 +220,19 @@ def _load_hint(err: int, log: str) -> str:
     return "the verifier refused the program"
 
 
+_P = TypeVar("_P", bound="Prog")
+
+
 class Prog(_FdObject):
-    """A loaded BPF program: ``fd``, ``id``, ``tag`` (hex), ``name``, ``type``,
-    ``test_run()``, and ``log`` (the verifier's, if a log level was asked for)."""
+    """A loaded BPF program: ``fd``, ``id``, ``tag`` (hex), ``name``, ``type``
+    (also as ``prog_type``), ``section``, ``test_run()``, and ``log`` (the
+    verifier's, if a log level was asked for).
+
+    ``name`` is what the loader gives (an ELF object's function name, which
+    the kernel keeps only the first 15 characters of), else the kernel's
+    name; ``section`` the ELF section it came from, "" for programs that
+    did not come from an object file.
+    """
 
     _what = "program"
     type: int
@@ -228,18 +240,55 @@ class Prog(_FdObject):
     id: int
     tag: str
     name: str
+    section: str
 
-    def __init__(self, fd: int, prog_type: int, log: str = "") -> None:
+    def __init__(self, fd: int, prog_type: int, log: str = "", name: str = "",
+                 section: str = "") -> None:
         super().__init__(fd)
         self.type = prog_type
         self.log = log
+        self.section = section
         try:
             info = self.info()
         except BaseException:
             self.close()
             raise
-        self.id, self.tag, self.name = info.id, info.tag, info.name
+        self.id, self.tag, self.name = info.id, info.tag, name or info.name
         self._what = "program %s" % (self.name or self.id)
+
+    @property
+    def prog_type(self) -> int:
+        """BPF_PROG_TYPE_*: the same as ``type``."""
+        return self.type
+
+    @classmethod
+    def from_pinned(cls: Type[_P], path: Union[str, "os.PathLike[str]"], flags: int = 0) -> _P:
+        """The program pinned at ``path`` on a bpffs (BPF_OBJ_GET), as a
+        :class:`Prog` holding a new fd of its own: close it when done; the
+        pin stays until the file is unlinked.
+
+        The kernel opens programs read-write only, so ``flags`` may not hold
+        BPF_F_RDONLY or BPF_F_WRONLY (those are for maps).  A map or link
+        pinned at ``path`` is a ConfigError; nothing there is
+        FileNotFoundError; a directory, or a file outside a bpffs,
+        PermissionError (EACCES)."""
+        if isinstance(flags, bool) or not isinstance(flags, int) or flags < 0:
+            raise ConfigError("flags must be an int >= 0, not %r" % (flags,))
+        if flags & (k.BPF_F_RDONLY | k.BPF_F_WRONLY):
+            raise ConfigError("BPF_F_RDONLY and BPF_F_WRONLY are for maps: the kernel opens a "
+                              "pinned program read-write only")
+        fd = obj_get_kind(path, "program", flags)
+        return cls._from_fd(fd, "pinned program %r" % os.fsdecode(path))
+
+    @classmethod
+    def _from_fd(cls: Type[_P], fd: int, what: str) -> _P:
+        """A Prog owning ``fd`` (of a program loaded elsewhere), typed by its info."""
+        try:
+            info = _info(fd, k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, %s)" % what)
+        except BaseException:
+            _libc.close(fd, call="close(%s)" % what)
+            raise
+        return cls(fd, info.type)
 
     def info(self) -> ProgInfo:
         """BPF_OBJ_GET_INFO_BY_FD: id, type, name, tag, run statistics, map ids."""
@@ -332,9 +381,4 @@ def prog_by_id(prog_id: int) -> Prog:
                   "bpf(BPF_PROG_GET_FD_BY_ID, %d)" % prog_id,
                   {errno.ENOENT: "no loaded program has id %d" % prog_id},
                   ("looking programs up by id", ("CAP_SYS_ADMIN",), None))
-    try:
-        info = _info(fd, k.bpf_prog_info(), "bpf(BPF_OBJ_GET_INFO_BY_FD, program id %d)" % prog_id)
-    except BaseException:
-        _libc.close(fd, call="close(program id %d)" % prog_id)
-        raise
-    return Prog(fd, info.type)
+    return Prog._from_fd(fd, "program id %d" % prog_id)

@@ -200,9 +200,44 @@ def obj_get(path: Union[str, "os.PathLike[str]"], flags: int = 0, what: str = "p
     attr = k.bpf_attr_obj(pathname=ctypes.addressof(buf), file_flags=flags)
     return _sys_bpf(k.BPF_OBJ_GET, attr, "bpf(BPF_OBJ_GET, %r)" % os.fsdecode(raw), {
         errno.ENOENT: "nothing is pinned at this path",
-        errno.EINVAL: "the path is not on a bpffs mount",
-        errno.EPERM: "the path is not on a bpffs mount, or its mode refuses this process",
+        errno.EACCES: "the path holds no pinned object: a directory, or a file outside a bpffs "
+                      "mount (or its mode refuses this process)",
+        errno.EINVAL: "flags the kernel does not take for what is pinned there (programs and "
+                      "links open read-write only)",
+        errno.EPERM: "bpf(2) is closed to this process (kernel.unprivileged_bpf_disabled: needs "
+                     "CAP_BPF)",
     })
+
+
+# What /proc/self/fd shows for the fds bpf(2) hands out (the anon inode
+# names in kernel/bpf/syscall.c; bpftool tells them apart the same way).  A
+# link is "bpf_link" as created, "bpf-link" from BPF_OBJ_GET or by id.
+_FD_KINDS = {"anon_inode:bpf-map": "map", "anon_inode:bpf-prog": "program",
+             "anon_inode:bpf_link": "link", "anon_inode:bpf-link": "link"}
+_KINDS = ("map", "program", "link")
+
+
+def fd_kind(fd: int) -> Optional[str]:
+    """What ``fd`` holds: "map", "program", "link", or None for anything else."""
+    return _FD_KINDS.get(os.readlink("/proc/self/fd/%d" % fd))
+
+
+def obj_get_kind(path: Union[str, "os.PathLike[str]"], kind: str, flags: int = 0) -> int:
+    """BPF_OBJ_GET of a pin that must hold a ``kind`` ("map", "program" or
+    "link"): the kernel hands out an fd for whatever is pinned, so a map
+    pinned where a program was meant raises ConfigError here (the fd closed)."""
+    if kind not in _KINDS:
+        raise ConfigError("kind must be one of %s, not %r" % (", ".join(_KINDS), kind))
+    fd = obj_get(path, flags, "pinned " + kind)
+    try:
+        found = fd_kind(fd)
+        if found != kind:
+            raise ConfigError("%s holds %s, not a %s" % (os.fsdecode(path),
+                              "a " + found if found else "no BPF object", kind))
+    except BaseException:
+        _libc.close(fd, call="close(pinned object %r)" % os.fsdecode(path))
+        raise
+    return fd
 
 
 _Self = TypeVar("_Self", bound="_FdObject")

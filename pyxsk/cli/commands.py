@@ -20,17 +20,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import errno
+import json
 import math
 import os
 import re
 import signal
 import sys
 import time
-from typing import (TYPE_CHECKING, Callable, ContextManager, List, NoReturn, Optional, Sequence,
-                    Tuple)
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, NoReturn, Optional,
+                    Sequence, Tuple)
 
 from .. import __version__, bpf, scheduling
-from . import benchmark, demo, interrupts, probe
+from . import benchmark, demo, interrupts, probe, progs
 from ..net import link, netns
 from ..capture import pcap
 from ..bpf import xdp
@@ -56,7 +57,7 @@ DUMP_BATCH = 64
 STDOUT = "-"
 
 USER_ERRORS = (OSError, ConfigError, PcapError, CleanupError, UnsupportedPlatformError,
-               benchmark.BenchError)
+               benchmark.BenchError, progs.ProgError)
 
 
 class CommandError(Exception):
@@ -197,6 +198,20 @@ def mac_address(text: str) -> str:
     return text
 
 
+# --mode of prog load: xdp-loader's words and pyxsk's (drv, skb) alike
+LOAD_MODES = {"auto": "auto", "native": "drv", "drv": "drv", "skb": "skb", "generic": "skb",
+              "hw": "hw"}
+
+
+def load_mode(text: str) -> str:
+    """An XDP mode for prog load, as pyxsk names it (auto, drv, skb or hw)."""
+    try:
+        return LOAD_MODES[text]
+    except KeyError:
+        raise argparse.ArgumentTypeError("%r is not an XDP mode: auto, native (or drv), skb (or "
+                                         "generic), hw" % text) from None
+
+
 def filter_text(text: str) -> str:
     try:
         xdp.parse_filter(text)
@@ -236,6 +251,11 @@ def _add_copy_mode(p: argparse.ArgumentParser) -> None:
                        help="bind in zero-copy mode (fails where the driver has none, e.g. veth)")
     group.add_argument("--copy", dest="zerocopy", action="store_const", const=False,
                        help="bind in copy mode (default: the kernel chooses)")
+
+
+def _add_json(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-j", "--json", action="store_true",
+                   help="print one JSON document on stdout instead of lines of text")
 
 
 def _command(subparsers: argparse._SubParsersAction[Parser], name: str, run: Optional[Command],
@@ -284,8 +304,43 @@ veth pair, starts a traffic source (python3 -m pyxsk bench txonly) on the
 other end, and removes everything afterwards."""
 
 PROG_HELP = """\
-Shows the XDP program attached to an interface (id, mode, name, tag), or
-detaches it in the mode it is attached in."""
+Loads a clang-built object file and attaches its XDP program (load), shows
+the XDP programs attached to an interface or to every interface of the
+namespace (show), detaches one (detach), or removes what load pinned
+(unload)."""
+
+PROG_LOAD_HELP = """\
+Loads a BPF object file built by clang (clang -O2 -g -target bpf -c
+prog.c) -- every program and map in it, with pyxsk's own loader, no libbpf
+-- and attaches one XDP program to IFACE: the function --program names, or
+the object's only XDP program.  A section name that says no program type
+(SEC("foo")) needs --type xdp.
+
+Without --pin the program is attached by netlink, as xdp-loader and
+ip link do: it stays attached after pyxsk exits, until
+"pyxsk prog detach IFACE".  The object's other programs go when pyxsk
+exits; its maps live as long as the attached program uses them.
+
+With --pin DIR (on a bpffs; made if missing, else it must be empty) the
+program is attached through a BPF link, and the link, every program and
+every map are pinned: DIR/link, DIR/progs/NAME, DIR/maps/NAME, for bpftool
+or Prog.from_pinned to find.  The pinned link keeps the program attached
+after pyxsk exits and netlink cannot displace it; "pyxsk prog unload DIR"
+detaches it and removes the pins."""
+
+PROG_UNLOAD_HELP = """\
+Undoes "pyxsk prog load --pin DIR": detaches the pinned link's program from
+its interface at once, removes DIR/link, DIR/progs and DIR/maps, and DIR
+itself unless something else is in it.  Maps pinned by name
+(LIBBPF_PIN_BY_NAME, under --pin-root) stay, as libbpf leaves them."""
+
+PROG_SHOW_HELP = """\
+Shows the XDP programs attached to IFACE, or to every interface of the
+namespace when none is named: one line each (interface, program id, mode,
+name, tag, number of maps).  With -j/--json: one JSON array instead, one
+object per program with the keys ifindex, ifname, mode ("skb", "drv" or
+"hw"), id, name, tag and map_count (name, tag and map_count null if the
+program was unloaded meanwhile); an empty array when there is none."""
 
 DOCTOR_HELP = """\
 Asks this kernel what it offers AF_XDP: sockets, the mmap-offsets layout,
@@ -374,13 +429,40 @@ def build_parser() -> Parser:
     _add_xdp_mode(p)
     _add_copy_mode(p)
 
-    p = _command(sub, "prog", None, "show or detach an interface's XDP program", PROG_HELP)
+    p = _command(sub, "prog", None, "load, show, detach or unload XDP programs", PROG_HELP)
     prog_sub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
     prog_sub.required = True
-    q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_HELP,
-                 "example:\n  pyxsk prog show eth1")
+    q = _command(prog_sub, "show", cmd_prog_show, "the attached XDP program(s)", PROG_SHOW_HELP,
+                 "examples:\n  pyxsk prog show eth1\n  pyxsk prog show -n ns1 --json")
+    q.add_argument("interface", type=interface_name, metavar="IFACE", nargs="?",
+                   help="the interface (default: every interface of the namespace)")
+    _add_netns(q)
+    _add_json(q)
+    q = _command(prog_sub, "load", cmd_prog_load, "load an object file, attach its XDP program",
+                 PROG_LOAD_HELP, "examples:\n  pyxsk prog load xdp_prog.o eth1\n  pyxsk prog "
+                 "load filters.o eth1 --program xdp_drop_udp --mode skb --pin "
+                 "/sys/fs/bpf/filters")
+    q.add_argument("object", metavar="OBJ", help="the BPF object file (ELF, from clang)")
     q.add_argument("interface", type=interface_name, metavar="IFACE")
     _add_netns(q)
+    q.add_argument("-p", "--program", metavar="NAME",
+                   help="the function to attach (default: the object's only XDP program)")
+    q.add_argument("-m", "--mode", type=load_mode, default="auto",
+                   metavar="{auto,native,skb,hw}",
+                   help="attach natively (native, also drv), generically (skb, also generic), "
+                        "offloaded (hw), or auto: native if the driver can, else generic "
+                        "(default)")
+    q.add_argument("--pin", metavar="DIR",
+                   help="attach through a BPF link and pin it, every program and every map "
+                        "under DIR (on a bpffs)")
+    q.add_argument("--type", choices=progs.XDP_TYPE_NAMES,
+                   help="the program type of every section, for section names that say none")
+    q.add_argument("--pin-root", metavar="DIR",
+                   help="where maps declared LIBBPF_PIN_BY_NAME are pinned, or reused from "
+                        "(default /sys/fs/bpf, as libbpf)")
+    q = _command(prog_sub, "unload", cmd_prog_unload, "detach and unpin what prog load --pin "
+                 "made", PROG_UNLOAD_HELP, "example:\n  pyxsk prog unload /sys/fs/bpf/filters")
+    q.add_argument("pin_dir", metavar="DIR", help="the directory given to prog load --pin")
     q = _command(prog_sub, "detach", cmd_prog_detach, "remove the attached XDP program",
                  PROG_HELP, "example:\n  pyxsk prog detach eth1")
     q.add_argument("interface", type=interface_name, metavar="IFACE")
@@ -399,6 +481,7 @@ def build_parser() -> Parser:
                         "and generic XDP and bpf_link (never over an attached program)")
     p.add_argument("-z", "--zerocopy", action="store_true",
                    help="with IFACE: try a zero-copy bind (the driver rebuilds the queue)")
+    _add_json(p)
     return parser
 
 
@@ -639,25 +722,25 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 # -- prog -----------------------------------------------------------------------------
 
-def _describe_prog(ifname: str, mode: str, prog_id: int) -> str:
-    try:
-        with bpf.prog_by_id(prog_id) as prog:
-            info = prog.info()
-    except FileNotFoundError:
-        return "%s: XDP program id %d, mode %s (unloaded meanwhile)" % (ifname, prog_id, mode)
-    return "%s: XDP program id %d, mode %s (%s), name %s, tag %s, %d maps" % (
-        ifname, prog_id, mode, summary.XDP_MODE_WORDS.get(mode, mode), info.name or "-",
-        info.tag, info.nr_map_ids)
+def say_json(document: object) -> None:
+    """One JSON document on one line of stdout (stable keys, as documented per command)."""
+    say(json.dumps(document))
 
 
 def cmd_prog_show(args: argparse.Namespace) -> int:
     with _in_netns(args):
-        device = _require_interface(args)
-        attached = device.xdp.prog_ids()
-        if not attached:
-            say("%s: no XDP program attached" % device.name)
-        for mode, prog_id in sorted(attached.items()):
-            say(_describe_prog(device.name, mode, prog_id))
+        devices = [_require_interface(args)] if args.interface else link.links()
+        records = progs.attached(devices)
+    if args.json:
+        say_json([record.json() for record in records])
+    elif records:
+        for record in records:
+            say(record.line())
+    elif args.interface:
+        say("%s: no XDP program attached" % args.interface)
+    else:
+        say("no XDP program attached to any interface%s" % (
+            " in network namespace %s" % args.netns if args.netns else ""))
     return EXIT_OK
 
 
@@ -681,6 +764,47 @@ def cmd_prog_detach(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _count(n: int, noun: str) -> str:
+    return "%d %s%s" % (n, noun, "" if n == 1 else "s")
+
+
+def cmd_prog_load(args: argparse.Namespace) -> int:
+    with _in_netns(args):
+        device = _require_interface(args)
+        _refuse_attached(device, "prog load")
+        with interrupts.deferred():
+            done = progs.load(args.object, device.name, args.program, args.mode, args.pin,
+                              args.type, args.pin_root)
+    where = " -n %s" % args.netns if args.netns else ""
+    head = "%s: attached XDP program %s (id %d) from %s in %s mode" % (
+        done.ifname, done.program, done.prog_id, args.object, done.mode)
+    if done.pin_dir is None:
+        say("%s by netlink; it stays attached after pyxsk exits (remove it: pyxsk prog detach "
+            "%s%s)" % (head, done.ifname, where))
+    else:
+        say("%s through BPF link id %s, pinned at %s with %s and %s (remove them: pyxsk prog "
+            "unload %s)" % (head, done.link_id, os.path.join(done.pin_dir, progs.PIN_LINK),
+                            _count(done.programs, "program"), _count(done.maps, "map"),
+                            done.pin_dir))
+    return EXIT_OK
+
+
+def cmd_prog_unload(args: argparse.Namespace) -> int:
+    with interrupts.deferred():
+        done = progs.unload(args.pin_dir)
+    if done.link is None:
+        what = "no pinned link"
+    elif done.link.ifindex:
+        what = "detached XDP program id %d from ifindex %d (link id %d)" % (
+            done.link.prog_id, done.link.ifindex, done.link.id)
+    else:
+        what = "link id %d was attached nowhere any more" % done.link.id
+    say("%s: %s; removed %s%s" % (args.pin_dir, what, _count(done.pins, "pin"),
+                                      "" if done.removed_dir else
+                                      "; left the directory: it holds other files"))
+    return EXIT_OK
+
+
 def _detach(device: link.Link, mode: str, prog: bpf.Prog) -> None:
     """Detach ``prog`` from ``device`` in ``mode``, only if it is still the one there."""
     try:
@@ -688,8 +812,9 @@ def _detach(device: link.Link, mode: str, prog: bpf.Prog) -> None:
     except OSError as e:
         if e.errno == errno.EBUSY:
             raise CommandError("program %d on %s is held by a BPF link: the process that created "
-                               "the link removes it by closing it (or: bpftool link detach)"
-                               % (prog.id, device.name)) from None
+                               "the link removes it by closing it; a link pinned by pyxsk prog "
+                               "load --pin DIR goes with pyxsk prog unload DIR (or: bpftool link "
+                               "detach)" % (prog.id, device.name)) from None
         if e.errno == errno.EEXIST:
             raise CommandError("the program on %s changed meanwhile: run prog show again"
                                % device.name) from None
@@ -708,23 +833,38 @@ def _finding_line(finding: probe.Finding) -> str:
     return line
 
 
-def _probe_own_veth() -> List[probe.Finding]:
+def _probe_own_veth(report: Callable[[str], None]) -> List[probe.Finding]:
     with temporary_veth_pair(queues=2) as pair:
-        say("probing on a veth pair of its own: %s (netns %s), removed afterwards"
-            % (pair.b.name, pair.b.netns))
+        report("probing on a veth pair of its own: %s (netns %s), removed afterwards"
+               % (pair.b.name, pair.b.netns))
         with netns.entered(pair.b.netns):
             return probe.InterfaceProbe(pair.b.name, own=True).run()
+
+
+def _doctor_json(args: argparse.Namespace, findings: List[probe.Finding],
+                 failed: List[str]) -> Dict[str, Any]:
+    """doctor's JSON document: where it probed, every finding, the verdict."""
+    return {
+        "platform": probe.platform_line(),
+        "interface": args.interface,
+        "netns": args.netns,
+        "queue": args.queue if args.interface is not None else None,
+        "findings": [finding._asdict() for finding in findings],
+        "works": not failed,
+        "missing": failed,
+    }
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     if args.interface is None and (args.netns or args.attach or args.zerocopy or args.queue):
         raise CommandError("--netns, --queue, --attach and --zerocopy go with an interface")
-    say("pyxsk doctor: %s" % probe.platform_line())
+    report = (lambda line: None) if args.json else say
+    report("pyxsk doctor: %s" % probe.platform_line())
     with interrupts.deferred():
         findings = probe.kernel()
         if findings[0].status == probe.OK:
             if args.interface is None:
-                findings += _probe_own_veth()
+                findings += _probe_own_veth(report)
             else:
                 with _in_netns(args):
                     _require_interface(args)
@@ -733,13 +873,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                     missing = probing.missing_queue()
                     if missing is not None:
                         raise CommandError(missing)
-                    say("probing %s queue %d%s" % (args.interface, args.queue,
-                                                   "" if not args.netns else " in netns %s"
-                                                   % args.netns))
+                    report("probing %s queue %d%s" % (args.interface, args.queue,
+                                                      "" if not args.netns else " in netns %s"
+                                                      % args.netns))
                     findings += probing.run()
+    failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
+    if args.json:
+        say_json(_doctor_json(args, findings, failed))
+        return EXIT_FAILED if failed else EXIT_OK
     for finding in findings:
         say(_finding_line(finding))
-    failed = [f.feature for f in findings if f.feature in ESSENTIAL and f.status == probe.NO]
     if failed:
         say("pyxsk cannot work here: %s" % ", ".join(failed))
         return EXIT_FAILED
