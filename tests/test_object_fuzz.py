@@ -150,7 +150,7 @@ def mutations(data, rng):
 
 
 # objects whose section names need a program type (as for loading them)
-PROG_TYPES = {"tc_classifier": "tc"}
+PROG_TYPES = {"tc_classifier": "tc", "cli_custom": "xdp"}   # section names libbpf does not know
 
 
 def parse(data, name):

@@ -36,6 +36,9 @@ pytestmark = pytest.mark.root
 # object -> how both loaders are told to load it
 Options = collections.namedtuple("Options", "prog_type pinmaps")
 OBJECTS = {
+    "cli_count": Options(None, True),
+    "cli_custom": Options("xdp", True),      # a section name of its own
+    "cli_two": Options(None, True),
     "global_data": Options(None, True),
     "large": Options(None, True),
     "maps_btf": Options(None, True),
