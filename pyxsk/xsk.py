@@ -47,7 +47,7 @@ _S = TypeVar("_S", bound="Socket")
 DEFAULT_RING_SIZE = 2048
 DEFAULT_FRAME_SIZE = 4096
 MIN_TX_SKB_BUDGET = 32          # XDP_MAX_TX_SKB_BUDGET: allowed from 32 to the TX ring size
-BIND_RETRY_SECONDS = 0.1        # a queue stays busy ~20 ms after its last socket closed
+BIND_RETRY_SECONDS = 1.0        # a queue stays busy ~20 ms after its last socket closed, longer under load
 CLOSE_FLUSH_SECONDS = 0.05
 # AF_XDP's poll reports no event when the interface is deleted (PITFALLS.md):
 # waits are cut in slices this long, the socket's binding checked after each.
