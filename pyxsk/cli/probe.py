@@ -36,7 +36,7 @@ PROBE_RING = 64                 # entries: the smallest rings do
 PROBE_FRAMES = 64
 PROBE_FRAME_SIZE = 2048
 UNALIGNED_FRAME_SIZE = 3000     # not a power of two: only unaligned mode takes it
-BIND_RETRY_SECONDS = 0.2        # a queue stays busy ~20 ms after a socket on it closed
+BIND_RETRY_SECONDS = 1.0        # a queue stays busy ~20 ms after a socket on it closed, longer under load
 PROG_NAME = "pyxsk_probe"
 # BPF_LINK_CREATE for XDP refused this way means the kernel has no XDP links
 # (Linux < 5.7: no such command; 5.7-5.8: no BPF_XDP attach type): netlink then
