@@ -52,7 +52,7 @@ CLOSE_FLUSH_SECONDS = 0.05
 # AF_XDP's poll reports no event when the interface is deleted (PITFALLS.md):
 # waits are cut in slices this long, the socket's binding checked after each.
 GONE_CHECK_SECONDS = 0.5
-DOWN_GRACE_SECONDS = 0.1       # between "link down" and "unbound" in a deletion
+DOWN_GRACE_SECONDS = 0.5       # between "link down" and "unbound" in a deletion (slower under load)
 MTU_RECHECK_SECONDS = 1.0       # a lowered MTU is noticed by send() this soon
 ETH_HLEN = 14                   # the shortest frame: an Ethernet header
 VLAN_HLEN = 4                   # a tagged frame may exceed MTU + ETH_HLEN by one tag
