@@ -131,16 +131,17 @@ def test_udp_to_the_configured_port_reaches_the_xsk_byte_exact(veth_pair, corpus
 
 def test_the_port_constant_decides_which_frames_the_xsk_gets(veth_pair, corpus):
     """The same object loaded with cfg_port = OTHER_PORT: frames to PORT now
-    go to the kernel, frames to OTHER_PORT to the socket."""
+    go to the kernel, frames to OTHER_PORT to the socket.  No xskmap= here:
+    XskSocket finds the program's only XSKMAP itself."""
     pair = veth_pair
     theirs = [udp_frame(pair.a, pair.b, OTHER_PORT, b"for the xsk %d" % i) for i in range(50)]
     with bpf.load_object(corpus("udp_xsk"), constants={"cfg_port": OTHER_PORT}) as obj:
         kernel = kernel_udp(pair.b, PORT)
         try:
             with netns.entered(pair.b.netns):
-                xsk = XskSocket(pair.b.name, 0, program=obj.programs["xdp_udp_to_xsk"],
-                                xskmap=obj.maps["xsks_map"])
+                xsk = XskSocket(pair.b.name, 0, program=obj.programs["xdp_udp_to_xsk"])
             with xsk:
+                assert xsk.xskmap is not None and xsk.xskmap.id == obj.maps["xsks_map"].id
                 inject(pair.a, [udp_frame(pair.a, pair.b, PORT, b"kernel %d" % i) for i in range(50)])
                 inject(pair.a, theirs)
                 assert sorted(kernel.recv(100) for _ in range(50)) == \
