@@ -317,3 +317,15 @@ SEC("socket") int sock(struct __sk_buff *skb) { return 0; }""")
     assert spec.programs["sock"].prog_type == k.BPF_PROG_TYPE_SOCKET_FILTER
     with spec.load() as obj:
         assert obj.programs["sock"].info().type == k.BPF_PROG_TYPE_SOCKET_FILTER
+
+
+def test_a_static_function_in_a_program_section_is_a_program_too(tmp_path):
+    """libbpf 1.x refuses the object ("program is static and not supported");
+    pyxsk loads the static function as a program, and as a subprogram of
+    the program that calls it."""
+    path = build(tmp_path, """
+SEC("xdp") static __noinline int hidden(struct xdp_md *ctx) { return ctx->rx_queue_index + XDP_DROP; }
+SEC("xdp") int visible(struct xdp_md *ctx) { return hidden(ctx) + 1; }""")
+    with bpf.load_object(path) as obj:
+        assert obj.programs["hidden"].test_run(FRAME).action == bpf.XdpAction.DROP
+        assert obj.programs["visible"].test_run(FRAME).action == bpf.XdpAction.PASS
