@@ -181,11 +181,22 @@ class _CpuRing:
 
 def _parse(chunk: bytes) -> Tuple[List[bytes], int]:
     """(the raw data of each sample, the samples lost) in records ``chunk``."""
+    end = len(chunk)
     words = memoryview(chunk).cast("Q")
+    header = words[0]
+    size = header >> _SIZE_SHIFT
+    if header & _TYPE_MASK == pe.PERF_RECORD_SAMPLE and size >= _RAW_START:
+        # Samples of one size, the usual case, have identical headers: check
+        # them all at once (one every ``size`` bytes) and cut without a loop
+        count = end // size
+        if count * size == end and words[::size >> _WORD_SHIFT].tobytes() == chunk[:_U64] * count:
+            words.release()
+            return list(map(chunk.__getitem__, map(slice, range(_RAW_START, end, size),
+                                                   range(size, end + size, size)))), 0
     datas: List[bytes] = []
     append = datas.append
     lost = 0
-    off, end = 0, len(chunk)
+    off = 0
     while off < end:
         header = words[off >> _WORD_SHIFT]
         size = header >> _SIZE_SHIFT

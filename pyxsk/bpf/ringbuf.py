@@ -46,7 +46,7 @@ import os
 import select
 import time
 import warnings
-from typing import Any, Iterator, List, Optional
+from typing import Any, Iterator, List, Optional, Tuple
 
 from .. import _libc
 from ..errors import ConfigError
@@ -60,12 +60,13 @@ __all__ = ["RingBufMap", "RingBuffer"]
 _U64 = 8
 _BUSY = k.BPF_RINGBUF_BUSY_BIT
 _DISCARD = k.BPF_RINGBUF_DISCARD_BIT
-_LEN_MASK = ~(_BUSY | _DISCARD) & 0xffffffff
+_FLAGS = _BUSY | _DISCARD
+_LEN_MASK = ~_FLAGS & 0xffffffff
 _HDR = k.BPF_RINGBUF_HDR_SZ
 _ROUND = _HDR + _U64 - 1                     # len + header, rounded up to 8: (len + _ROUND) & _ALIGN
 _ALIGN = ~(_U64 - 1)
-_LEN_BITS = 0xffffffff                       # the header read as one little-endian u64: len below
-_WORD_SHIFT = 3                              # byte offset -> u64 index
+_U32 = 4
+_U32_SHIFT = 2                               # byte offset -> u32 index
 
 
 def _check_size(size: object, page_size: int) -> int:
@@ -88,62 +89,85 @@ class RingBufMap(Map[int, int]):
         super().__init__(k.BPF_MAP_TYPE_RINGBUF, 0, 0, _check_size(size, _libc.page_size()), 0, name)
 
 
+def _cut(chunk: bytes) -> Tuple[List[bytes], int, int]:
+    """(the committed records in ``chunk`` up to the first busy one, the
+    bytes they take, how many of them were discarded and left out)."""
+    end = len(chunk)
+    lengths = memoryview(chunk).cast("I")        # a record's length word is the first u32
+    length = lengths[0]
+    if not length & _FLAGS:
+        # Records of one size, the usual case, have identical length words:
+        # check them all at once (one every ``stride`` bytes), cut without a loop
+        stride = (length + _ROUND) & _ALIGN
+        count = end // stride
+        if count * stride == end and lengths[::stride >> _U32_SHIFT].tobytes() == chunk[:_U32] * count:
+            lengths.release()
+            return list(map(chunk.__getitem__, map(slice, range(_HDR, end, stride),
+                                                   range(_HDR + length, end + length, stride)))), end, 0
+    records: List[bytes] = []
+    append = records.append
+    discarded = 0
+    off = 0
+    while off < end:
+        length = lengths[off >> _U32_SHIFT]
+        if length & _FLAGS:
+            if length & _BUSY:
+                break
+            discarded += 1
+            length &= _LEN_MASK
+        else:
+            append(chunk[off + _HDR:off + _HDR + length])
+        off += (length + _ROUND) & _ALIGN
+    lengths.release()
+    return records, off, discarded
+
+
 class _RingReader:
     """The consumer side over three views: the u64 consumer and producer
     positions and the data (``size`` bytes, then the same again).  The
     views are kernel mappings, or plain memory in tests."""
 
-    __slots__ = ("cons", "prod", "data", "words", "mask", "discarded")
+    __slots__ = ("cons", "prod", "data", "mask", "discarded")
 
     cons: memoryview
     prod: memoryview
     data: memoryview
-    words: memoryview
     mask: int
     discarded: int
 
     def __init__(self, cons: memoryview, prod: memoryview, data: memoryview, size: int) -> None:
         self.cons, self.prod, self.data = cons, prod, data
-        self.words = data.cast("Q")
         self.mask = size - 1
         self.discarded = 0
 
     def read(self) -> List[bytes]:
-        """Every committed record up to the first busy one, in order."""
+        """Every committed record up to the first busy one, in order.
+
+        The records are copied out before their length words are looked at,
+        and a copy does not promise to load a record's length word before its
+        data: a record committed during the copy may show its final length
+        beside stale data.  So the committed part is copied a second time
+        (every load of it after the loads that found it committed) and the
+        copies compared; the rare difference means the second one is cut."""
         cons = self.cons[0]
         prod = self.prod[0]
-        words, mask = self.words, self.mask
-        pos = cons
-        while pos < prod:
-            length = words[(pos & mask) >> _WORD_SHIFT] & _LEN_BITS
-            if length & _BUSY:
-                break
-            pos += ((length & _LEN_MASK) + _ROUND) & _ALIGN
-        if pos == cons:
+        if cons == prod:
             return []
-        start = cons & mask
-        chunk = self.data[start:start + pos - cons].tobytes()
-        self.cons[0] = pos
-        return self._cut(chunk)
-
-    def _cut(self, chunk: bytes) -> List[bytes]:
-        words = memoryview(chunk).cast("Q")
-        records: List[bytes] = []
-        append = records.append
-        off, end = 0, len(chunk)
-        while off < end:
-            length = words[off >> _WORD_SHIFT] & _LEN_BITS
-            size = length & _LEN_MASK
-            if length & _DISCARD:
-                self.discarded += 1
-            else:
-                append(chunk[off + _HDR:off + _HDR + size])
-            off += (size + _ROUND) & _ALIGN
-        words.release()
+        start = cons & self.mask
+        view = self.data[start:start + prod - cons]
+        chunk = view.tobytes()
+        records, taken, discarded = _cut(chunk)
+        if taken:
+            again = view[:taken].tobytes()
+            if not chunk.startswith(again):
+                records, taken, discarded = _cut(again)
+            self.cons[0] = cons + taken
+            self.discarded += discarded
+        view.release()
         return records
 
     def release_views(self) -> None:
-        for view in (self.words, self.data, self.prod, self.cons):
+        for view in (self.data, self.prod, self.cons):
             view.release()
 
 
