@@ -1,15 +1,15 @@
 """What the perf and BPF ring buffer readers share: the memory-ordering
 assumption, and waits in seconds as ``selectors`` takes them.
 
-The ordering assumption is the one :mod:`pyxsk.ring` states for the AF_XDP rings: the kernel
-publishes a record by writing it and then storing the producer position
-(data_head, producer_pos) or the record's committed length, with release
-semantics; the reader loads that, then reads the record, then stores its own
-consumer position (data_tail, consumer_pos).  From Python those are plain
-memoryview accesses in separate C calls, ordered as written only where loads
-are not reordered with loads, nor stores with earlier loads: x86 total store
-order.  Elsewhere pure Python cannot issue the barriers, so the readers
-refuse to run.
+The ordering assumption is the one :mod:`pyxsk.ring` states for the AF_XDP
+rings: the kernel publishes a record by writing it and then storing the
+producer position (data_head, producer_pos) or the record's committed
+length, with release semantics; the reader loads that, then reads the
+record, then stores its own consumer position (data_tail, consumer_pos).
+From Python those are plain memoryview accesses in separate C calls, ordered
+as written only where loads are not reordered with loads, nor stores with
+earlier loads: x86 total store order.  Elsewhere pure Python cannot issue
+the barriers, so the readers refuse to run.
 """
 
 from __future__ import annotations

@@ -19,11 +19,13 @@ then a u32 the kernel uses to find its map) and the data, the whole rounded
 up to 8 bytes.
 
 Reading (memory ordering as in :mod:`pyxsk.bpf._buffers`): load
-``producer_pos``; walk the headers from ``consumer_pos`` to it and stop at the
-first busy one, since records are consumed in order; copy the committed ones
-out in one slice (each header was loaded before the copy, so their data is
-complete); store ``consumer_pos`` past them; cut the copy into records.
-Discarded records are skipped and counted in :attr:`RingBuffer.discarded`.
+``producer_pos``; copy everything from ``consumer_pos`` up to it out in one
+slice; cut the copy into records up to the first busy one (records are
+consumed in order); copy that committed part once more and compare, since a
+copy does not promise to load a record's length before its data (see
+:meth:`_RingReader.read`); store ``consumer_pos`` past it.  Discarded
+records are skipped and counted in :attr:`RingBuffer.discarded`.  Records
+of one size are cut without a Python loop.
 
 Lost records: a ring buffer keeps no count of what did not fit.
 ``bpf_ringbuf_output()`` returns -EAGAIN and ``bpf_ringbuf_reserve()`` NULL
