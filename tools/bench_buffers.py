@@ -24,9 +24,10 @@ Two measurements:
 
 * live: the reader waits in poll while the producer runs; the rate is the
   samples received divided by the time from the producer's start to the
-  last sample read.  A reader slower than the producer loses samples (the
-  perf ring reports them as lost, the ring buffer's program counts them), so
-  the lost share is printed beside it.
+  last sample read.  A reader slower than the producer misses samples (the
+  ring was full: the perf ring reports them as lost, the ring buffer's
+  program counts them), so the share missed is printed beside the rate.  The
+  producer runs faster when its outputs fail, so compare the two together.
 * drain: the producer fills a large buffer first (nothing reads), then the
   reader takes everything that is there; the rate is samples over the time
   that took: the reader's own cost per sample, with no producer to wait on.
@@ -209,7 +210,8 @@ def live_python(w, kind, batches):
             elif last is not None and time.monotonic() - last > IDLE_LIMIT:
                 break
         started = started()
-        return received, lost() + w.take_fails(), last - started
+        w.take_fails()
+        return received, count, last - started
 
 
 def c_reader(exe, kind, pin, count, mode, pages):
@@ -234,8 +236,9 @@ def live_c(w, exe, kind):
     proc = c_reader(exe, kind, s["pins"][kind.map], count, "live", s["pages"])
     finish = start_producer(s["progs"][kind.map], count)
     started = finish()
-    received, lost, _first, last = c_result(proc)
-    return received, lost + w.take_fails(), last - started
+    received, _lost, _first, last = c_result(proc)
+    w.take_fails()
+    return received, count, last - started
 
 
 def drain_python(w, kind, batches):
@@ -251,7 +254,7 @@ def drain_python(w, kind, batches):
             if not n:
                 break
             received += n
-        return received, w.take_fails(), time.monotonic() - t0
+        return received, w.args.drain_count, time.monotonic() - t0
 
 
 def drain_c(w, exe, kind):
@@ -261,7 +264,7 @@ def drain_c(w, exe, kind):
     proc.stdin.write("go\n")
     proc.stdin.flush()
     received, _lost, first, last = c_result(proc)
-    return received, w.take_fails(), last - first
+    return received, w.args.drain_count, last - first
 
 
 # -- the run --------------------------------------------------------------------
@@ -302,8 +305,8 @@ def main(argv=None):
     parser.add_argument("--drain-count", type=int, default=500000,
                         help="samples per drain run (must fit the drain buffers)")
     parser.add_argument("--size", type=int, default=8, help="sample bytes, a multiple of 8")
-    parser.add_argument("--perf-pages", type=int, default=64, help="live perf ring pages per CPU")
-    parser.add_argument("--ringbuf-size", type=int, default=256 << 10, help="live ring buffer bytes")
+    parser.add_argument("--perf-pages", type=int, default=256, help="live perf ring pages per CPU")
+    parser.add_argument("--ringbuf-size", type=int, default=1 << 20, help="live ring buffer bytes")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args(argv)
     if args.size % 8 or not 8 <= args.size <= 256:
@@ -312,27 +315,33 @@ def main(argv=None):
         sys.exit("needs gcc and libbpf-dev to build the C reader")
     print("python %s, %d samples of %d bytes (live), %d (drain); %d rounds"
           % (sys.version.split()[0], args.count, args.size, args.drain_count, args.rounds))
-    rates = {}
+    rates, missed = {}, {}
     with tempfile.TemporaryDirectory() as tmp, private_bpffs() as pin_dir:
         exe = build_reader(tmp)
         w = Workload(args, pin_dir)
         for rnd in range(args.rounds):
             for measure, kind, name, run in contenders(w, exe):
-                received, lost, seconds = run()
+                received, sent, seconds = run()
+                if measure == "drain" and received != sent:
+                    raise RuntimeError("%s read %d of the %d samples a drain holds" % (name, received, sent))
                 rate = received / seconds
                 rates.setdefault((measure, kind, name), []).append(rate)
-                print("round %d %-5s %-8s %-14s %9d received %8d lost (%4.1f%%)  %6.2f M/s"
-                      % (rnd + 1, measure, kind, name, received, lost,
-                         100.0 * lost / max(1, received + lost), rate / 1e6))
+                missed.setdefault((measure, kind, name), []).append(100.0 * (sent - received) / sent)
+                print("round %d %-5s %-8s %-14s %9d received of %9d (%4.1f%% missed)  %6.2f M/s"
+                      % (rnd + 1, measure, kind, name, received, sent,
+                         100.0 * (sent - received) / sent, rate / 1e6))
     print()
     for (measure, kind, name), values in sorted(rates.items()):
         if name == "C libbpf":
             continue
-        ours, theirs = statistics.median(values), statistics.median(rates[(measure, kind, "C libbpf")])
+        c_key = (measure, kind, "C libbpf")
+        ours, theirs = statistics.median(values), statistics.median(rates[c_key])
         ratio = ours / theirs
         print("%-5s %-8s %-14s %6.2f M/s vs C libbpf %6.2f M/s = %.2fx  (target >= %.1f: %s)"
+              "  missed %.0f%% vs %.0f%%"
               % (measure, kind, name, ours / 1e6, theirs / 1e6, ratio, TARGET,
-                 "met" if ratio >= TARGET else "NOT met"))
+                 "met" if ratio >= TARGET else "NOT met",
+                 statistics.median(missed[(measure, kind, name)]), statistics.median(missed[c_key])))
 
 
 if __name__ == "__main__":
