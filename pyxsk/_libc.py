@@ -160,6 +160,17 @@ SYS_BPF_BY_MACHINE = {
     "mips64": 5315,
 }
 
+# Nor has perf_event_open(2).
+SYS_PERF_EVENT_OPEN_BY_MACHINE = {
+    "x86_64": 298, "amd64": 298,
+    "i386": 336, "i486": 336, "i586": 336, "i686": 336,
+    "aarch64": 241, "arm64": 241, "riscv64": 241, "loongarch64": 241,
+    "armv6l": 364, "armv7l": 364, "armv8l": 364,
+    "ppc64": 319, "ppc64le": 319, "ppc": 319,
+    "s390x": 331,
+    "mips64": 5292,
+}
+
 
 def _load_libc() -> ctypes.CDLL:
     try:
@@ -172,8 +183,10 @@ libc = _load_libc()
 
 
 def _proto(name: str, restype: Optional[Type[ctypes._CDataType]],
-           *argtypes: Type[ctypes._CDataType]) -> ctypes._NamedFuncPointer:
-    fn: ctypes._NamedFuncPointer = getattr(libc, name)
+           *argtypes: Type[ctypes._CDataType], own: bool = False) -> ctypes._NamedFuncPointer:
+    """libc's ``name`` with this prototype; ``own``: as a function object of
+    its own (``libc[name]`` is new each time, ``libc.name`` is shared)."""
+    fn: ctypes._NamedFuncPointer = libc[name] if own else getattr(libc, name)
     fn.restype = restype
     fn.argtypes = argtypes
     return fn
@@ -212,6 +225,11 @@ _poll: Callable[[ctypes.Array[pollfd], int, int], int] = _proto(
     "poll", _c_int, ctypes.POINTER(pollfd), _c_ulong, _c_int)
 _syscall: Callable[[int, int, int, int], int] = _proto(
     "syscall", _c_long, _c_long, _c_long, _c_void_p, _c_ulong)
+# syscall(2) again, as a function object of its own, for perf_event_open's six arguments
+_syscall6: Callable[[int, int, int, int, int, int], int] = _proto(
+    "syscall", _c_long, _c_long, _c_void_p, _c_int, _c_int, _c_int, _c_ulong, own=True)
+_ioctl: Callable[[int, int, int], int] = _proto(
+    "ioctl", _c_int, _c_int, _c_ulong, _c_ulong)
 _getrlimit: Callable[[int, CArg], int] = _proto(
     "getrlimit", _c_int, _c_int, ctypes.POINTER(rlimit))
 _setrlimit: Callable[[int, CArg], int] = _proto(
@@ -256,11 +274,20 @@ def _ptr(obj: Optional[CData]) -> Optional[int]:
 
 def sys_bpf_number(machine: Optional[str] = None) -> int:
     """The bpf(2) system call number on this (or the named) architecture."""
+    return _syscall_number(SYS_BPF_BY_MACHINE, "bpf", machine)
+
+
+def sys_perf_event_open_number(machine: Optional[str] = None) -> int:
+    """The perf_event_open(2) system call number on this (or the named) architecture."""
+    return _syscall_number(SYS_PERF_EVENT_OPEN_BY_MACHINE, "perf_event_open", machine)
+
+
+def _syscall_number(table: Mapping[str, int], name: str, machine: Optional[str]) -> int:
     machine = (machine or platform.machine()).lower()
     try:
-        return SYS_BPF_BY_MACHINE[machine]
+        return table[machine]
     except KeyError:
-        raise OSError(errno.ENOSYS, "pyxsk does not know the bpf(2) number on %s" % machine)
+        raise OSError(errno.ENOSYS, "pyxsk does not know the %s(2) number on %s" % (name, machine))
 
 
 # -- sockets ------------------------------------------------------------------
@@ -405,6 +432,26 @@ def raw_bpf(cmd: int, attr: CData, size: Optional[int] = None) -> Tuple[int, int
     size = ctypes.sizeof(attr) if size is None else size
     ret = _syscall(sys_bpf_number(), cmd, ctypes.addressof(attr), size)
     return ret, (ctypes.get_errno() if ret < 0 else 0)
+
+
+# -- perf events ----------------------------------------------------------------
+
+def perf_event_open(attr: CData, pid: int, cpu: int, group_fd: int, flags: int,
+                    call: str = "perf_event_open", hints: Optional[Hints] = None) -> int:
+    """perf_event_open(&attr, pid, cpu, group_fd, flags) -> a new fd."""
+    fd = _syscall6(sys_perf_event_open_number(), ctypes.addressof(attr), pid, cpu, group_fd, flags)
+    if fd < 0:
+        _fail(call, hints)
+    return fd
+
+
+def ioctl(fd: int, request: int, arg: int = 0, call: str = "ioctl",
+          hints: Optional[Hints] = None) -> int:
+    """ioctl(fd, request, arg) with an integer argument."""
+    ret = _ioctl(fd, request, arg)
+    if ret < 0:
+        _fail(call, hints)
+    return ret
 
 
 # -- resource limits ----------------------------------------------------------

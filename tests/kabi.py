@@ -135,8 +135,8 @@ class Btf:
                     bit_off = m_off & 0xFFFFFF if kflag else m_off
                     entry["members"].append((self._str(m_name), m_type, bit_off))
             elif kind == _ENUM:
-                for _ in range(vlen):
-                    e_name, e_val = struct.unpack_from("<Ii", data, pos)
+                for _ in range(vlen):   # kflag: a signed enum (else unsigned, as BPF_RINGBUF_BUSY_BIT)
+                    e_name, e_val = struct.unpack_from("<Ii" if kflag else "<II", data, pos)
                     pos += 8
                     self.enums.setdefault(self._str(e_name), e_val)
             elif kind == _ENUM64:

@@ -203,6 +203,30 @@ BPF_F_INGRESS = 1 << 0
 BPF_F_BROADCAST = 1 << 3
 BPF_F_EXCLUDE_INGRESS = 1 << 4
 
+# bpf_perf_event_output() flags (anonymous enum): the low 32 bits pick the
+# perf event array slot (BPF_F_CURRENT_CPU: this CPU's), bits 32..51 say how
+# many bytes of the context (the packet, for XDP) to append to the sample
+BPF_F_INDEX_MASK = 0xffffffff
+BPF_F_CURRENT_CPU = BPF_F_INDEX_MASK
+BPF_F_CTXLEN_MASK = 0xfffff << 32
+
+# bpf_ringbuf_output/submit/discard() flags (anonymous enum)
+BPF_RB_NO_WAKEUP = 1 << 0
+BPF_RB_FORCE_WAKEUP = 1 << 1
+
+# bpf_ringbuf_query() flags (anonymous enum)
+BPF_RB_AVAIL_DATA = 0
+BPF_RB_RING_SIZE = 1
+BPF_RB_CONS_POS = 2
+BPF_RB_PROD_POS = 3
+
+# a ring buffer record's 8-byte header (anonymous enum): a u32 length whose
+# top bits say the record is still being written (BUSY) or was thrown away
+# (DISCARD), then a u32 the kernel uses to find the map from the record
+BPF_RINGBUF_BUSY_BIT = 1 << 31
+BPF_RINGBUF_DISCARD_BIT = 1 << 30
+BPF_RINGBUF_HDR_SZ = 8
+
 # XDP_FLAGS_* (BPF_LINK_CREATE for BPF_XDP takes them too) live with their
 # header, linux/if_link.h: pyxsk.uapi.if_link.
 
