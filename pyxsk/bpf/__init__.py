@@ -59,8 +59,13 @@ if TYPE_CHECKING:
     from typing import List
 
     from .object import Object, ObjectFile, MapSpec, ProgramSpec, Variable, open_object, load_object
+    from .perf import PerfBuffer, PerfEventArray, PerfSample
+    from .ringbuf import RingBuffer, RingBufMap
 
-_LAZY = ("Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object")
+_LAZY = {name: "object" for name in ("Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable",
+                                     "open_object", "load_object")}
+_LAZY.update({name: "perf" for name in ("PerfBuffer", "PerfEventArray", "PerfSample")})
+_LAZY.update({name: "ringbuf" for name in ("RingBuffer", "RingBufMap")})
 
 __all__ = [
     "Map", "ArrayMap", "PerCpuArrayMap", "HashMap", "PerCpuHashMap", "LruHashMap", "LruPerCpuHashMap",
@@ -69,16 +74,19 @@ __all__ = [
     "Prog", "Link", "load", "prog_by_id",
     "link_xdp", "link_by_id", "XdpAction", "TestRun", "MapInfo", "ProgInfo", "LinkInfo", "possible_cpus",
     "Object", "ObjectFile", "MapSpec", "ProgramSpec", "Variable", "open_object", "load_object", "ObjectError",
+    "PerfBuffer", "PerfEventArray", "PerfSample", "RingBuffer", "RingBufMap",
 ]
 
 
 def __getattr__(name: str) -> object:
-    """The object loader's names (``bpf.load_object``...), imported on first use:
-    a program that only assembles its own pays nothing for the ELF reader."""
-    if name not in _LAZY:
+    """The object loader's and the buffer readers' names (``bpf.load_object``,
+    ``bpf.PerfBuffer``...), imported on first use: a program that only
+    assembles its own pays nothing for the ELF reader."""
+    module = _LAZY.get(name)
+    if module is None:
         raise AttributeError("module %r has no attribute %r" % (__name__, name))
-    from . import object as _object
-    value = getattr(_object, name)
+    import importlib
+    value = getattr(importlib.import_module("." + module, __name__), name)
     globals()[name] = value
     return value
 

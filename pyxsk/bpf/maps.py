@@ -1172,7 +1172,12 @@ def map_class(map_type: int) -> Type[Map[Any, Any]]:
     (BPF_MAP_TYPE_*): what :func:`create_map`, :meth:`Map.from_fd`,
     :meth:`Map.from_pinned` and :func:`map_by_id` return.  A type without a
     class of its own gets the generic :class:`Map`."""
-    # PERF_EVENT_ARRAY and RINGBUF: their classes (in .perf and .ringbuf) are imported here, lazily
+    if map_type == k.BPF_MAP_TYPE_PERF_EVENT_ARRAY:
+        from .perf import PerfEventArray          # the readers' modules load only when needed
+        return PerfEventArray
+    if map_type == k.BPF_MAP_TYPE_RINGBUF:
+        from .ringbuf import RingBufMap
+        return RingBufMap
     return _CLASSES.get(map_type, Map)
 
 

@@ -115,6 +115,7 @@ class PerfEventArray(Map[int, int]):
     slot holds (a lookup from user space is EOPNOTSUPP)."""
 
     _type_name = "PERF_EVENT_ARRAY"
+    _kernel_type = k.BPF_MAP_TYPE_PERF_EVENT_ARRAY
 
     def __init__(self, max_entries: Optional[int] = None, name: Optional[str] = None) -> None:
         entries = possible_cpus() if max_entries is None else max_entries

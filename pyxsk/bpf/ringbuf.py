@@ -86,6 +86,7 @@ class RingBufMap(Map[int, int]):
     or values; read it through a :class:`RingBuffer`."""
 
     _type_name = "RINGBUF"
+    _kernel_type = k.BPF_MAP_TYPE_RINGBUF
 
     def __init__(self, size: int, name: Optional[str] = None) -> None:
         super().__init__(k.BPF_MAP_TYPE_RINGBUF, 0, 0, _check_size(size, _libc.page_size()), 0, name)
