@@ -3,7 +3,10 @@
 The modules: :mod:`~pyxsk.bpf.asm` (the assembler) and
 :mod:`~pyxsk.bpf.disasm`, :mod:`~pyxsk.bpf.maps`, :mod:`~pyxsk.bpf.programs`
 (loading, test runs), :mod:`~pyxsk.bpf.links` (XDP through BPF links),
-:mod:`~pyxsk.bpf.xdp` (ready XDP programs that feed AF_XDP sockets) and
+:mod:`~pyxsk.bpf.xdp` (ready XDP programs that feed AF_XDP sockets),
+:mod:`~pyxsk.bpf.object` (clang-built objects, on :mod:`~pyxsk.bpf.elf`,
+:mod:`~pyxsk.bpf.btf` and :mod:`~pyxsk.bpf.sections`), the readers of
+:mod:`~pyxsk.bpf.perf` and :mod:`~pyxsk.bpf.ringbuf`, and
 :mod:`~pyxsk.bpf.syscall` beneath them.  The names a user needs are here::
 
     from pyxsk import bpf
