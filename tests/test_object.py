@@ -329,3 +329,22 @@ SEC("xdp") int visible(struct xdp_md *ctx) { return hidden(ctx) + 1; }""")
     with bpf.load_object(path) as obj:
         assert obj.programs["hidden"].test_run(FRAME).action == bpf.XdpAction.DROP
         assert obj.programs["visible"].test_run(FRAME).action == bpf.XdpAction.PASS
+
+
+def test_question_mark_sections_load_only_when_named(tmp_path):
+    """libbpf's SEC("?xdp"): the program is known but not loaded unless asked."""
+    path = build(tmp_path, """
+SEC("?xdp") int optional(struct xdp_md *ctx) { return XDP_DROP; }
+SEC("xdp") int always(struct xdp_md *ctx) { return XDP_PASS; }""")
+    spec = bpf.open_object(path)
+    assert spec.programs["optional"].autoload is False and spec.programs["always"].autoload
+    assert spec.programs["optional"].prog_type == k.BPF_PROG_TYPE_XDP
+    with spec.load() as obj:
+        assert sorted(obj.programs) == ["always"]
+    with bpf.load_object(path, programs=["optional"]) as obj:
+        assert sorted(obj.programs) == ["optional"]
+        assert obj.programs["optional"].test_run(FRAME).action == bpf.XdpAction.DROP
+    with pytest.raises(ObjectError, match="no program 'nope'"):
+        spec.load(programs=["nope"])
+    with pytest.raises(TypeError, match="not one string"):
+        spec.load(programs="optional")

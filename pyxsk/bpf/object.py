@@ -31,7 +31,7 @@ import errno
 import os
 import struct
 import warnings
-from typing import Any, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import Any, Dict, Iterable, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 
 from ..errors import ObjectError
 from ..uapi import bpf as k
@@ -92,13 +92,16 @@ class MapSpec(NamedTuple):
 
 
 class ProgramSpec(NamedTuple):
-    """A program: its function, section, and what BPF_PROG_LOAD will be told."""
+    """A program: its function, section, and what BPF_PROG_LOAD will be told.
+    ``autoload`` is False for a section named ``?...``: libbpf's way of saying
+    "load it only when asked" (:meth:`ObjectFile.load`'s ``programs``)."""
     name: str
     section: str
     prog_type: int
     expected_attach_type: int
     flags: int
     insn_count: int
+    autoload: bool = True
 
 
 class Variable(NamedTuple):
@@ -432,7 +435,8 @@ class ObjectFile:
                 if func.name in programs:
                     raise ObjectError(self._where("two programs are named %r" % func.name))
                 programs[func.name] = ProgramSpec(func.name, sec.name, kind.prog_type,
-                                                  kind.expected_attach_type, kind.flags, func.length)
+                                                  kind.expected_attach_type, kind.flags, func.length,
+                                                  not sec.name.startswith("?"))
         return programs
 
     def _read_relocations(self) -> Dict[Tuple[int, str], List[_Reloc]]:
@@ -567,10 +571,25 @@ class ObjectFile:
         return funcs, lines
 
     def load(self, constants: Optional[Mapping[str, Constant]] = None, prog_type: ProgTypeLike = None,
-             pin_root: Optional[str] = None, log_level: int = 0) -> Object:
-        """Create the maps, load every program; see :func:`load_object`."""
+             pin_root: Optional[str] = None, log_level: int = 0,
+             programs: Optional[Iterable[str]] = None) -> Object:
+        """Create the maps, load the programs; see :func:`load_object`.
+        ``programs``: the names to load, instead of every program whose
+        section does not start with "?"."""
         spec = self if prog_type is None else ObjectFile(self.elf.data, self.path, prog_type)
-        return Object(spec, constants or {}, pin_root, log_level)
+        return Object(spec, constants or {}, pin_root, log_level, programs)
+
+    def _chosen(self, names: Optional[Iterable[str]]) -> List[str]:
+        if names is None:
+            return [name for name, p in self.programs.items() if p.autoload]
+        if isinstance(names, str):
+            raise TypeError("programs is a list of names, not one string: [%r]" % names)
+        chosen = list(names)
+        unknown = [n for n in chosen if n not in self.programs]
+        if unknown:
+            raise ObjectError("%s has no program %s (it has: %s)" % (
+                self.path, ", ".join(map(repr, unknown)), ", ".join(sorted(self.programs))))
+        return chosen
 
 
 def _patch(code: bytearray, reloc: _Reloc, func: _Func, start: Mapping[_Func, int],
@@ -598,7 +617,7 @@ class Object:
     closes every fd; what is attached or pinned stays."""
 
     def __init__(self, spec: ObjectFile, constants: Mapping[str, Constant], pin_root: Optional[str],
-                 log_level: int = 0) -> None:
+                 log_level: int = 0, programs: Optional[Iterable[str]] = None) -> None:
         self.spec = spec
         self.programs: Dict[str, Prog] = {}
         self.maps: Dict[str, Map[Any, Any]] = {}
@@ -609,8 +628,8 @@ class Object:
             for map_spec in spec.maps.values():
                 self.maps[map_spec.name] = _create(map_spec, self.btf, pin_root, data.get(map_spec.name))
             fds = {name: m.fileno() for name, m in self.maps.items()}
-            for name, prog_spec in spec.programs.items():
-                self.programs[name] = self._load_program(prog_spec, fds, log_level)
+            for name in spec._chosen(programs):
+                self.programs[name] = self._load_program(spec.programs[name], fds, log_level)
                 self._bind_read_only_data(self.programs[name])
             self._fill_slots()
         except BaseException:
@@ -641,6 +660,9 @@ class Object:
         for name, map_spec in self.spec.maps.items():
             for slot, target in map_spec.init:
                 value = self.programs.get(target) or self.maps.get(target)
+                if value is None and target in self.spec.programs:
+                    raise ObjectError("%s: map %r slot %d holds program %r, which is not being loaded: "
+                                      "load it too (programs=)" % (self.spec.path, name, slot, target))
                 if value is None:
                     raise ObjectError("%s: map %r slot %d names %r, which is neither a program nor a map "
                                       "of the object" % (self.spec.path, name, slot, target))
@@ -795,13 +817,14 @@ def open_object(path: Union[str, "os.PathLike[str]"], prog_type: ProgTypeLike = 
 
 def load_object(path: Union[str, "os.PathLike[str]"], constants: Optional[Mapping[str, Constant]] = None,
                 prog_type: ProgTypeLike = None, pin_root: Optional[str] = None,
-                log_level: int = 0) -> Object:
+                log_level: int = 0, programs: Optional[Iterable[str]] = None) -> Object:
     """Parse and load a BPF object: create its maps (pinning those declared
     LIBBPF_PIN_BY_NAME under ``pin_root``, default /sys/fs/bpf, or reusing
     what is pinned there), set its global variables (``constants``: name ->
     int or bytes; ``const volatile`` ones can be set only now), load every
-    program.  Close the returned :class:`Object` (or use ``with``)."""
-    return open_object(path, prog_type).load(constants, None, pin_root, log_level)
+    program (or the ``programs`` named; sections named "?..." load only when
+    named).  Close the returned :class:`Object` (or use ``with``)."""
+    return open_object(path, prog_type).load(constants, None, pin_root, log_level, programs)
 
 
 __all__ = ["ObjectFile", "Object", "MapSpec", "ProgramSpec", "Variable", "SectionType",

@@ -102,9 +102,11 @@ def _matches(section: str, name: str, suffix: bool) -> bool:
 def section_type(section: str, override: ProgTypeLike = None) -> SectionType:
     """The program type for a program in ``section``; ``override`` (a name
     from :data:`TYPE_NAMES`, a BPF_PROG_TYPE_* int or a SectionType) wins
-    over the section's name."""
+    over the section's name.  A leading "?" (libbpf's "do not load unless
+    asked") does not change the type."""
     if override is not None:
         return explicit_type(override)
+    section = section[1:] if section.startswith("?") else section
     for name, suffix, prog_type, attach, flags in _DEFS:
         if _matches(section, name, suffix):
             return SectionType(prog_type, attach, flags)
