@@ -23,7 +23,7 @@ from minimal_prog import xdp_pass_program
 from pyxsk.cli import benchmark, demo, interrupts, replay, summary
 from pyxsk import bpf
 from pyxsk.net import link, netns
-from pyxsk.capture import pcap
+from pyxsk.capture import pcap, pcapng
 from pyxsk.errors import ConfigError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -624,6 +624,20 @@ def test_send_replays_a_pcap(veth_pair, tmp_path):
         assert result.stdout.startswith("sent 60 frames, %d bytes, from %s on %s queue 0"
                                         % (2 * sum(map(len, frames)), path, a.name))
         assert receive(witness, len(frames) * 2) == frames * 2
+
+
+@pytest.mark.root
+def test_send_replays_a_pcapng(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    frames = numbered_frames(a, b, 20)
+    path = tmp_path / "frames.pcapng"
+    with pcapng.Writer(str(path), interfaces=[a.name]) as writer:
+        for i, frame in enumerate(frames):
+            writer.write(frame, timestamp_ns=10 ** 12 + i, comment="frame %d" % i)
+    with packet_socket(b) as witness:
+        result = pyxsk("send", a.name, "-n", a.netns, "-r", str(path))
+        assert result.returncode == 0, result.stderr
+        assert receive(witness, len(frames)) == frames
 
 
 @pytest.mark.root

@@ -27,13 +27,13 @@ import re
 import signal
 import sys
 import time
-from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, List, NoReturn, Optional,
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, List, NoReturn, Optional,
                     Sequence, Tuple)
 
 from .. import __version__, bpf, scheduling
 from . import benchmark, demo, interrupts, probe, progs
 from ..net import link, netns
-from ..capture import pcap
+from ..capture import pcap, pcapng
 from ..bpf import xdp
 from . import loops, replay, summary
 from ..errors import (ConfigError, InterfaceGoneError, PcapError, SyscallError,
@@ -623,20 +623,29 @@ def _note_captured(xsk: Socket, sink: DumpSink, args: argparse.Namespace) -> Non
 
 # -- send -----------------------------------------------------------------------------
 
-def _read_frames(path: str, capacity: int) -> Tuple[List[bytes], int]:
-    """Every frame of pcap ``path`` as bytes, checked to fit a UMEM chunk."""
+def _captured_frames(path: str) -> Iterator[Tuple[bytes, int]]:
+    """(data, length on the wire) of every frame of a pcap or pcapng file."""
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if pcapng.is_pcapng(head):        # its interfaces' link types are checked frame by frame
+        return ((record.data, record.orig_len) for record in pcapng.read(path))
     linktype, _snaplen, _nano = pcap.info(path)
     if linktype != pcap.LINKTYPE_ETHERNET:
         raise CommandError("%s has link type %d; pyxsk sends Ethernet frames (link type %d)"
                            % (path, linktype, pcap.LINKTYPE_ETHERNET))
+    return ((packet.data, packet.orig_len) for packet in pcap.read(path))
+
+
+def _read_frames(path: str, capacity: int) -> Tuple[List[bytes], int]:
+    """Every frame of pcap or pcapng ``path`` as bytes, checked to fit a UMEM chunk."""
     frames: List[bytes] = []
     cut = 0
-    for i, packet in enumerate(pcap.read(path)):
-        if not 0 < len(packet.data) <= capacity:
+    for i, (data, orig_len) in enumerate(_captured_frames(path)):
+        if not 0 < len(data) <= capacity:
             raise CommandError("%s: record %d has %d bytes; pyxsk sends 1 to %d (one UMEM chunk)"
-                               % (path, i, len(packet.data), capacity))
-        cut += len(packet.data) < packet.orig_len
-        frames.append(packet.data)
+                               % (path, i, len(data), capacity))
+        cut += len(data) < orig_len
+        frames.append(data)
     if not frames:
         raise CommandError("%s holds no frames" % path)
     return frames, cut
