@@ -535,7 +535,7 @@ def test_dump_writes_a_pcap_tcpdump_reads(veth_pair, tmp_path):
     a, b = veth_pair.a, veth_pair.b
     sent = numbered_frames(a, b, 25)
     path = tmp_path / "dump.pcap"
-    run = Running("dump", b.name, "-n", b.netns, "-c", str(len(sent)), "-w", str(path),
+    run = Running("dump", b.name, "-n", b.netns, "-c", str(len(sent)), "-w", str(path), "--pcap",
                   "--filter", "ether proto 0x%04x" % ETH_P_TEST, "-d", str(RUN_TIMEOUT))
     run.wait_for("listening on")
     send_raw(a, sent)
@@ -545,6 +545,25 @@ def test_dump_writes_a_pcap_tcpdump_reads(veth_pair, tmp_path):
     assert tcpdump_frames(path) == sent
     assert [p.data for p in pcap.read(str(path))] == sent
     assert xdp_state(b).attached is None           # dump took its program away
+
+
+@pytest.mark.root
+def test_dump_writes_pcapng_by_default(veth_pair, tmp_path):
+    a, b = veth_pair.a, veth_pair.b
+    sent = numbered_frames(a, b, 15)
+    path = tmp_path / "dump.pcapng"
+    run = Running("dump", b.name, "-n", b.netns, "-c", str(len(sent)), "-w", str(path),
+                  "--filter", "ether proto 0x%04x" % ETH_P_TEST, "-d", str(RUN_TIMEOUT))
+    run.wait_for("listening on")
+    send_raw(a, sent)
+    status, _out, err = run.finish()
+    assert status == 0, err
+    records = list(pcapng.read(str(path)))
+    assert [r.data for r in records] == sent
+    assert {(r.queue, r.comment, r.flags) for r in records} == {
+        (0, "queue 0, XDP_REDIRECT to AF_XDP", pcapng.EPB_INBOUND)}
+    assert [i.name for i in pcapng.interfaces(str(path))] == [b.name]
+    assert tcpdump_frames(path) == sent
 
 
 @pytest.mark.root
@@ -854,8 +873,8 @@ def test_mistakes_give_one_line_and_no_traceback(veth_pair, tmp_path):
     a = veth_pair.a
     not_pcap = tmp_path / "notes.txt"
     not_pcap.write_text("not a capture\n" * 3)
-    pcapng = tmp_path / "new.pcapng"
-    pcapng.write_bytes(struct.pack("<I", pcap.MAGIC_PCAPNG) + bytes(40))
+    broken = tmp_path / "new.pcapng"          # a pcapng block type, then no byte-order magic
+    broken.write_bytes(struct.pack("<I", pcap.MAGIC_PCAPNG) + bytes(40))
     empty = tmp_path / "empty.pcap"
     write_pcap(empty, [])
     cases = [
@@ -864,7 +883,7 @@ def test_mistakes_give_one_line_and_no_traceback(veth_pair, tmp_path):
         (["send", a.name, "-n", a.netns, "-r", str(tmp_path / "missing.pcap")],
          "missing.pcap: No such file or directory"),
         (["send", a.name, "-n", a.netns, "-r", str(not_pcap)], "not a pcap file"),
-        (["send", a.name, "-n", a.netns, "-r", str(pcapng)], "this is pcapng"),
+        (["send", a.name, "-n", a.netns, "-r", str(broken)], "pcapng: byte-order magic 00000000 is neither"),
         (["send", a.name, "-n", a.netns, "-r", str(empty)], "holds no frames"),
         (["prog", "show", "pxnosuch0"], "no interface"),
         (["doctor", "--attach"], "go with an interface"),

@@ -28,7 +28,7 @@ import signal
 import sys
 import time
 from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, List, NoReturn, Optional,
-                    Sequence, Tuple)
+                    Sequence, Tuple, Union)
 
 from .. import __version__, bpf, scheduling
 from . import benchmark, demo, interrupts, probe, progs
@@ -277,8 +277,9 @@ arrived intact."""
 
 DUMP_HELP = """\
 Captures the frames arriving on one queue of an interface with an AF_XDP
-socket: to a pcap file (-w, readable by tcpdump, tshark and Wireshark) or as
-one summary line per frame.
+socket: to a pcapng file (-w; each frame's comment names its queue; --pcap
+for classic pcap; both readable by tcpdump, tshark and Wireshark) or as one
+summary line per frame.
 
 Frames dump takes are redirected to its socket and do NOT reach the kernel's
 network stack while it runs: the host stops seeing them (no ping answers,
@@ -288,7 +289,7 @@ neither taken nor disturbed.  The program is removed when dump ends.
 Timestamps are taken when pyxsk reads a batch (AF_XDP gives none)."""
 
 SEND_HELP = """\
-Replays the frames of a pcap file (classic pcap, Ethernet) through an
+Replays the frames of a capture file (pcap or pcapng, Ethernet) through an
 AF_XDP TX ring, in order: as fast as the ring takes them, or at an average
 rate (--rate) held by sleeping, not spinning.  No XDP program is needed."""
 
@@ -378,7 +379,9 @@ def build_parser() -> Parser:
     p.add_argument("-d", "--duration", type=duration, metavar="SECONDS",
                    help="stop after this many seconds (default, or inf: no time limit)")
     p.add_argument("-w", "--write", metavar="FILE",
-                   help="write a pcap file ('-': standard output) instead of summary lines")
+                   help="write a pcapng file ('-': standard output) instead of summary lines")
+    p.add_argument("--pcap", action="store_true",
+                   help="write classic pcap (nanosecond timestamps) instead of pcapng")
     p.add_argument("--filter", type=filter_text, metavar="TEXT",
                    help="take only matching frames, e.g. 'udp dst port 9', 'ip6 and tcp', "
                         "'vlan 10', 'dst net 10.0.0.0/8' (everything else still goes to the "
@@ -517,30 +520,44 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 # -- dump -----------------------------------------------------------------------------
 
-def _open_output(target: Optional[str]) -> Optional[pcap.Writer]:
-    """A pcap Writer for ``-w`` (a path, or '-' for standard output), or None."""
-    if target is None:
+CaptureWriter = Union[pcap.Writer, pcapng.Writer]
+
+
+def _open_output(args: argparse.Namespace) -> Optional[CaptureWriter]:
+    """The writer for ``-w`` (a path, or '-' for standard output): pcapng
+    naming the interface, or classic pcap with ``--pcap``; None without -w."""
+    if args.write is None:
         return None
-    if target == STDOUT:
-        return pcap.Writer(sys.stdout.buffer)
-    return pcap.Writer(target)
+    target = sys.stdout.buffer if args.write == STDOUT else args.write
+    if args.pcap:
+        return pcap.Writer(target, nanosecond=True)
+    return pcapng.Writer(target, interfaces=[args.interface], application="pyxsk dump")
 
 
 class DumpSink:
     """Where dump's frames go -- a pcap :class:`~pyxsk.capture.pcap.Writer`, or a
     summary line each on stdout -- and how many went."""
 
-    def __init__(self, writer: Optional[pcap.Writer] = None) -> None:
+    def __init__(self, writer: Optional[CaptureWriter] = None, queue: int = 0) -> None:
         self.writer = writer
+        self.queue = queue
         self.frames = 0
 
     def take(self, batch: Batch, timestamp: float) -> None:
-        if self.writer is not None:
+        writer = self.writer
+        if isinstance(writer, pcapng.Writer):
+            ns = int(timestamp * 1e9)
+            comment = "queue %d, XDP_REDIRECT to AF_XDP" % self.queue
+            for frame in batch:
+                # copies, as below
+                writer.write(bytes(frame), ns, flags=pcapng.EPB_INBOUND, comment=comment, queue=self.queue)
+            writer.flush()
+        elif writer is not None:
             for frame in batch:
                 # a copy: views the writer makes of a frame would pin the UMEM
                 # (close() refuses to unmap it) if writing fails (EPIPE, ENOSPC)
-                self.writer.write(bytes(frame), timestamp)
-            self.writer.flush()
+                writer.write(bytes(frame), timestamp)
+            writer.flush()
         else:
             for frame in batch:
                 print(summary.summarize(frame, timestamp))
@@ -583,7 +600,7 @@ def _refuse_attached(device: link.Link, command: str) -> None:
 def cmd_dump(args: argparse.Namespace) -> int:
     with _in_netns(args):
         _refuse_attached(_require_interface(args), "dump")
-        writer = _open_output(args.write)
+        writer = _open_output(args)
         try:
             with interrupts.guarded(probe.xsk_with_link, args.interface, args.queue,
                                     filter=args.filter, xdp_mode=args.xdp_mode,
@@ -592,7 +609,7 @@ def cmd_dump(args: argparse.Namespace) -> int:
                     args.interface, args.queue, summary.socket_modes(xsk),
                     ", taking only: " + str(xdp.parse_filter(args.filter)) if args.filter else
                     ", taking every frame"))
-                _dump(xsk, DumpSink(writer), args)
+                _dump(xsk, DumpSink(writer, args.queue), args)
         finally:
             if writer is not None:
                 writer.close()
